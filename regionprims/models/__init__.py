@@ -1,0 +1,1 @@
+"""Generators behind one protocol (base.SplitGenerator) and the registry that loads them."""

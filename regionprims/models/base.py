@@ -1,0 +1,53 @@
+"""The protocol every generator implements: named split points, head, tail, and identity.
+
+The feature at split point `s` is the *output* of the module named `s`. `tail(head(z))` must
+equal the full forward; the tests check that for every split point.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class SplitContext:
+    """What the tail needs besides the feature: the split point, the conditioning vector of
+    the explained image (batch 1; the tail broadcasts it over a batch of features) and the
+    truncation. The conditioning is held fixed while the feature is decomposed."""
+
+    split: str
+    cond: Tensor
+    truncation: float
+
+
+@runtime_checkable
+class SplitGenerator(Protocol):
+    """A frozen generator split at named points. Implementations: models.demo, models.biggan."""
+
+    name: str                      # registry name, e.g. "demo", "biggan-deep-128"
+    kind: str                      # "demo" | "biggan-deep"
+    image_size: int                # H == W of the output image
+    z_dim: int
+    class_names: tuple[str, ...]   # index -> human name
+    split_points: tuple[str, ...]  # module paths, in forward order
+    default_split: str
+    identity: str                  # name + weights checksum; part of every cache key
+    device: torch.device
+
+    def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
+        """Deterministic latent codes [batch, z_dim] for a seed (seed 0..2**32-1)."""
+
+    def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
+        """Run up to and including `split`; return the feature [B, C, h, w] and the context."""
+
+    def tail(self, feature: Tensor, ctx: SplitContext) -> Tensor:
+        """Run the rest from a feature [B, C, h, w]; return images [B, 3, H, W] in [-1, 1]."""
+
+    def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
+        """The unsplit forward pass (the reference the split is tested against)."""
+
+    def feature_shape(self, split: str) -> tuple[int, int, int]:
+        """(C, h, w) of the feature at `split`."""

@@ -1,0 +1,72 @@
+"""Frozen descriptions of a run. Everything that changes a result is in here, and the cache keys
+are hashes of these (so a setting that is not here must not change a result)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from .regions import Layout
+
+MaskKind = Literal["spatial", "channel"]
+
+
+@dataclass(frozen=True)
+class OptimSettings:
+    """How every minimal feature u(S) is optimised (DESIGN §1 default form; docs/method.md).
+
+    u(S) = f0 + m_S * (f - f0),  m_S = sigmoid(a_S),
+    loss_S = mean over pixels of M_S of (tail(u(S)) - x)^2 + lam * mean(m_S).
+    """
+
+    steps: int = 60                 # most Adam steps per subset
+    lr: float = 0.25                # Adam learning rate on the mask logits a_S
+    lam: float = 0.01               # weight of the mask-size penalty
+    mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
+    init: Literal["receptive", "full"] = "receptive"   # warm start (see minimal.py)
+    tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
+    patience: int = 5               # ... for this many consecutive steps
+    chunk: int = 512                # subsets per batch (memory bound)
+    baseline_codes: int = 64        # M codes averaged for f0
+    opt_seed: int = 0               # seed of anything random in the optimisation
+
+    def validate(self) -> None:
+        from .errors import UserError
+        if not 1 <= self.steps <= 100_000:
+            raise UserError(f"steps must be between 1 and 100000, got {self.steps}")
+        if not self.lr > 0:
+            raise UserError(f"learning rate must be positive, got {self.lr}")
+        if not self.lam >= 0:
+            raise UserError(f"lambda must be >= 0, got {self.lam}")
+        if self.mask not in ("spatial", "channel"):
+            raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
+        if not 1 <= self.baseline_codes <= 4096:
+            raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
+        if self.chunk < 1:
+            raise UserError("chunk must be at least 1")
+
+
+@dataclass(frozen=True)
+class DecompositionSpec:
+    """One decomposition request: model identity, image, split, players and settings."""
+
+    model: str                      # registry name (for display)
+    model_identity: str             # name + weights checksum (for keys)
+    class_id: int
+    seed: int
+    truncation: float
+    split: str
+    layout: Layout
+    settings: OptimSettings = field(default_factory=OptimSettings)
+
+    def frozen(self) -> dict:
+        d = asdict(self)
+        d.pop("model")              # display name is not part of the identity
+        return d
+
+
+def stable_hash(obj: object) -> str:
+    """sha256 of canonical JSON: the same spec gives the same key in every process."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
