@@ -59,6 +59,7 @@ class DecompositionSpec:
     split: str
     layout: Layout
     settings: OptimSettings = field(default_factory=OptimSettings)
+    rank_by: str = "norm"           # "norm": ||Delta f_S||; "effect": ||tail(f0 + Df_S) - tail(f0)||
 
     def frozen(self) -> dict:
         d = asdict(self)

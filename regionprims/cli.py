@@ -1,0 +1,278 @@
+"""The `regionprims` command line (DESIGN §5). Results go to stdout (one JSON object with
+--json), progress to stderr. A user mistake exits 2 with one line `error: ...`; no traceback."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import UserError
+from .progress import Cancelled
+
+DEFAULT_MODEL = "demo"
+
+
+class StderrProgress:
+    """One line on stderr, rewritten in place on a terminal, every ~2% otherwise."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.start = time.perf_counter()
+        self.last = -1.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if self.quiet:
+            return
+        frac = done / total if total else 1.0
+        if not self.tty and frac - self.last < 0.02 and frac < 1.0:
+            return
+        self.last = frac
+        elapsed = time.perf_counter() - self.start
+        line = f"[{elapsed:6.1f}s] {100 * frac:5.1f}% {message}"
+        sys.stderr.write(("\r" + line.ljust(100)) if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty and not self.quiet:
+            sys.stderr.write("\n")
+
+
+def _generator(args):
+    from .models.registry import load_generator
+    return load_generator(args.model, getattr(args, "device", None))
+
+
+def _cache(args):
+    if getattr(args, "no_cache", False):
+        return None
+    from .cache import ResultCache
+    return ResultCache(args.cache_dir)
+
+
+def cmd_models(args) -> int:
+    from .models.registry import list_models
+    models = list_models()
+    if args.json:
+        print(json.dumps(models))
+    else:
+        for m in models:
+            state = "weights present" if m["weights_present"] else "weights missing"
+            print(f"{m['name']:18} {m['kind']:12} {m['image_size']:4d}px {m['classes']:5d} classes  "
+                  f"default split {m['default_split']}  ({state})")
+    return 0
+
+
+def _settings(args):
+    from .specs import OptimSettings
+    base = OptimSettings()
+    return OptimSettings(steps=args.steps if args.steps is not None else base.steps,
+                         lr=args.lr if args.lr is not None else base.lr,
+                         lam=args.lam if args.lam is not None else base.lam,
+                         mask=args.mask or base.mask,
+                         baseline_codes=args.baseline_codes or base.baseline_codes,
+                         chunk=args.chunk or base.chunk)
+
+
+def cmd_decompose(args) -> int:
+    from .fileformat import save_decomposition
+    from .pipeline import decompose, make_spec, report_json
+    from .regions import parse_players
+    start = time.perf_counter()
+    players = parse_players(args.players) if args.players else None
+    gen = _generator(args)
+    spec = make_spec(gen, args.class_, args.seed, truncation=args.truncation, split=args.split,
+                     layout=args.layout, players=players, settings=_settings(args), rank_by=args.rank_by,
+                     force=args.force)
+    bar = StderrProgress(args.quiet)
+    try:
+        dec, hit = decompose(gen, spec, cache=_cache(args), progress=bar)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    if args.out:
+        save_decomposition(dec, args.out)
+    report = report_json(dec, hit, seconds)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_report(report, args.out)
+    return 0
+
+
+def _print_report(report: dict, out: str | None) -> None:
+    print(f"{report['model']}  class {report['class_id']} ({report.get('class_name')})  seed {report['seed']}  "
+          f"layout {report['layout']}  players {report['players']}")
+    print(f"{report['n_subsets']} subsets in {report['seconds']:.1f} s{' (cached)' if report['cache_hit'] else ''}")
+    for key, value in report["metrics"].items():
+        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    if out:
+        print(f"saved {out}")
+
+
+def cmd_sample(args) -> int:
+    from PIL import Image
+
+    from .pipeline import sample_image
+    gen = _generator(args)
+    rgb = sample_image(gen, args.class_, args.seed, args.truncation)
+    img = Image.fromarray(rgb)
+    if args.scale > 1:
+        img = img.resize((img.width * args.scale, img.height * args.scale), Image.Resampling.NEAREST)
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must end in .png, got '{args.out}'")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img.save(out)
+    print(str(out))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .fileformat import load_decomposition, read_metadata
+    meta = read_metadata(args.file)
+    if args.verify:
+        load_decomposition(args.file)           # checks every tensor and the checksum
+    if args.json:
+        print(json.dumps(meta))
+        return 0
+    layout = meta["layout"]
+    print(f"{args.file}: {meta['model']} ({meta['model_identity']}) class {meta['class_id']} "
+          f"({meta.get('class_name')}) seed {meta['seed']} truncation {meta['truncation']}")
+    print(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  players {meta['players']}")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    for key, value in meta["metrics"].items():
+        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    return 0
+
+
+def cmd_transfer(args) -> int:
+    from .fileformat import load_decomposition
+    from .metrics import transfer
+    a, b = load_decomposition(args.a), load_decomposition(args.b)
+    if a.spec.layout != b.spec.layout:
+        raise UserError("the two files use different players; transfer compares components by region set")
+    out = {"transfer_top20_top100": transfer(a.ranking, b.ranking, 20, 100),
+           "transfer_top20_top20": transfer(a.ranking, b.ranking, 20, 20),
+           "transfer_top20_top100_ba": transfer(b.ranking, a.ranking, 20, 100)}
+    print(json.dumps(out) if args.json else "\n".join(f"{k:26} {v:.3f}" for k, v in out.items()))
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from .cache import ResultCache
+    cache = ResultCache(args.cache_dir)
+    if args.action == "clear":
+        print(f"removed {cache.clear()} entries from {cache.directory}")
+    else:
+        print(json.dumps({"directory": str(cache.directory), "entries": len(cache), "bytes": cache.volume()}))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, image: bool = True) -> None:
+    p.add_argument("--model", default=DEFAULT_MODEL, help="demo, biggan-deep-128/256/512, or a folder "
+                   "with config.json + pytorch_model.bin (default: demo)")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto (default: cuda if available)")
+    if image:
+        p.add_argument("--class", dest="class_", required=True, help="class index or name")
+        p.add_argument("--seed", required=True, help="latent code seed, 0..4294967295")
+        p.add_argument("--truncation", default=None, help="in (0, 1]; default 1.0 for demo, 0.4 for BigGAN")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block) for user mistakes."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="regionprims", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="list the generators and whether their weights are present")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("decompose", help="decompose one image into OR components")
+    _common(p)
+    p.add_argument("--layout", default="3x3", help="3x3 (default), paper (6x6, 9 foreground players), or RxC")
+    p.add_argument("--players", default=None, help="comma-separated patch indices (row-major)")
+    p.add_argument("--split", default=None, help="split point (module path); default: the model's")
+    p.add_argument("--steps", type=int, default=None, help="most optimisation steps per subset")
+    p.add_argument("--lr", type=float, default=None, help="learning rate of the mask logits")
+    p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
+    p.add_argument("--mask", choices=["spatial", "channel"], default=None)
+    p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
+    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (memory)")
+    p.add_argument("--rank-by", default="norm", choices=["norm", "effect"])
+    p.add_argument("--force", action="store_true", help="allow more than 12 players")
+    p.add_argument("--out", default=None, help="write the decomposition file (.safetensors)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--cache-dir", default=None, help="cache folder (default: $REGIONPRIMS_CACHE or cache/)")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_decompose)
+
+    p = sub.add_parser("sample", help="write the generated image as PNG")
+    _common(p)
+    p.add_argument("--out", required=True, help="output .png")
+    p.add_argument("--scale", type=int, default=1, help="nearest-neighbour upscaling factor")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("info", help="print the metadata and metrics of a decomposition file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--verify", action="store_true", help="also read every tensor and check the checksum")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("transfer", help="transferability of components between two decomposition files")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_transfer)
+
+    p = sub.add_parser("cache", help="show or clear the result cache")
+    p.add_argument("action", choices=["info", "clear"])
+    p.add_argument("--cache-dir", default=None)
+    p.set_defaults(func=cmd_cache)
+
+    for module in ("train_demo", "export_cli"):
+        register = _optional_register(module)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def _optional_register(module: str) -> Callable | None:
+    import importlib
+    try:
+        return importlib.import_module(f"regionprims.{module}").register
+    except ModuleNotFoundError:
+        return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:                  # --help, or a usage error already printed
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("error: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

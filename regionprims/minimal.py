@@ -1,0 +1,147 @@
+"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md).
+
+u(S) = f0 + m_S * (f - f0), m_S = sigmoid(a_S), spatial [1, h, w] or channel x spatial [C, h, w];
+loss_S = mean over the pixels of M_S of (tail(u(S)) - x)^2  +  lam * mean(m_S), pixels in [0, 1].
+u(empty) = f0 exactly (m = 0). All subsets are optimised together, in chunks, by one Adam loop
+written out here so that a subset that has converged leaves the batch (its row is frozen).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .models.base import SplitContext, SplitGenerator
+from .progress import Reporter
+from .regions import subset_masks
+from .specs import OptimSettings
+
+BASELINE_SEED = 1_000_003       # codes for f0 come from their own seed, never the image's
+
+
+@torch.no_grad()
+def compute_baseline(gen: SplitGenerator, class_id: int, truncation: float, split: str,
+                     codes: int, report: Reporter | None = None, batch: int = 16) -> tuple[Tensor, float]:
+    """f0 = mean over `codes` latent codes of head(z_m, class). Returns f0 [C, h, w] and its
+    stability: ||f0(M) - f0(M/2)|| / ||f0(M)|| (how much the mean still moves with M)."""
+    z_all = gen.sample_z(BASELINE_SEED, truncation, codes)
+    total = torch.zeros(gen.feature_shape(split), device=gen.device)
+    half = None
+    for start in range(0, codes, batch):
+        feat, _ = gen.head(z_all[start:start + batch], class_id, truncation, split)
+        total += feat.sum(0)
+        done = min(start + batch, codes)
+        if half is None and done >= codes // 2 and codes >= 2:
+            half = total / done
+        if report:
+            report(done, codes, f"baseline: {done}/{codes} codes")
+    f0 = total / codes
+    stability = float((f0 - half).norm() / f0.norm().clamp_min(1e-12)) if half is not None else float("nan")
+    return f0, stability
+
+
+def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int, settings: OptimSettings) -> Tensor:
+    """Warm start. 'receptive': the subset's pixel mask, pooled to the feature grid and dilated
+    by one feature cell (the tail's convolutions reach that far), gives m ~ 0.95 there and
+    ~0.05 elsewhere; 'full': m ~ 0.95 everywhere (the cold start of the straightforward method)."""
+    k = region_masks.shape[0]
+    if settings.init == "full":
+        grid = torch.ones(k, 1, *feat_hw)
+    else:
+        grid = F.adaptive_max_pool2d(region_masks.unsqueeze(1), feat_hw)
+        grid = F.max_pool2d(grid, 3, stride=1, padding=1)
+    logits = (grid * 2 - 1) * 3.0
+    if settings.mask == "channel":
+        logits = logits.expand(k, channels, *feat_hw)
+    return logits.contiguous()
+
+
+def masked_mse(images: Tensor, target: Tensor, masks: Tensor) -> Tensor:
+    """Per-sample mean squared error in [0, 1] pixel scale over the pixels of each mask.
+    images [B,3,H,W] and target [3,H,W] in [-1,1]; masks [B,H,W]."""
+    err = ((images - target) * 0.5).square().sum(1)           # [B, H, W], summed over RGB
+    return (err * masks).sum((1, 2)) / (3 * masks.sum((1, 2)).clamp_min(1.0))
+
+
+def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, baseline: Tensor,
+                              image: Tensor, player_masks: Tensor, subsets: Tensor,
+                              settings: OptimSettings, report: Reporter | None = None) -> tuple[Tensor, Tensor, dict]:
+    """u(S) for every row of `subsets`. Returns (minimal [K,C,h,w], fit_loss [K], info)."""
+    settings.validate()
+    torch.manual_seed(settings.opt_seed)
+    device = feature.device
+    k_all = subsets.shape[0]
+    c, h, w = feature.shape
+    region = subset_masks(player_masks, subsets).to(device)            # [K, H, W]
+    minimal = torch.empty(k_all, c, h, w, device=device)
+    fit_loss = torch.zeros(k_all, device=device)
+    minimal[0] = baseline                                              # u(empty) = f0 exactly
+    rows = torch.arange(1, k_all, device=device)
+    delta = (feature - baseline).unsqueeze(0)
+    steps_used = torch.zeros(k_all, dtype=torch.long)
+    chunks = [rows[i:i + settings.chunk] for i in range(0, len(rows), settings.chunk)]
+    total_work, done_work = len(rows) * settings.steps, 0
+    for chunk in chunks:
+        logits = initial_logits(region[chunk].cpu(), (h, w), c, settings).to(device)
+        final, used, work = _adam_masks(gen, ctx, baseline, delta, image, region[chunk], logits, settings,
+                                        report, done_work, total_work)
+        done_work += len(chunk) * settings.steps
+        masks = torch.sigmoid(final)
+        minimal[chunk] = baseline + masks * delta
+        steps_used[chunk.cpu()] = used
+        with torch.no_grad():
+            fit_loss[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk], settings.chunk)
+    info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
+            "tail_evaluations": int(steps_used.sum())}
+    return minimal, fit_loss, info
+
+
+@torch.no_grad()
+def _fit_loss(gen: SplitGenerator, ctx: SplitContext, feats: Tensor, image: Tensor, masks: Tensor, batch: int) -> Tensor:
+    out = [masked_mse(gen.tail(feats[i:i + batch], ctx), image, masks[i:i + batch])
+           for i in range(0, feats.shape[0], batch)]
+    return torch.cat(out)
+
+
+def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, report, done0, total):
+    """Adam on the mask logits of one chunk; a row leaves the batch once its loss has improved
+    by less than `tol` (relative) for `patience` consecutive steps. Returns (logits, steps used)."""
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    k = logits.shape[0]
+    m1 = torch.zeros_like(logits)
+    m2 = torch.zeros_like(logits)
+    t = torch.zeros(k, device=logits.device)
+    best = torch.full((k,), math.inf, device=logits.device)
+    stall = torch.zeros(k, dtype=torch.long, device=logits.device)
+    active = torch.ones(k, dtype=torch.bool, device=logits.device)
+    used = torch.zeros(k, dtype=torch.long)
+    shape = (-1,) + (1,) * (logits.dim() - 1)
+    for step in range(settings.steps):
+        idx = active.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            break
+        a = logits[idx].clone().requires_grad_(True)
+        mask = torch.sigmoid(a)
+        images = gen.tail(baseline + mask * delta, ctx)
+        recon = masked_mse(images, image, region[idx])
+        loss = recon + settings.lam * mask.flatten(1).mean(1)
+        (grad,) = torch.autograd.grad(loss.sum(), a)
+        with torch.no_grad():
+            t[idx] += 1
+            m1[idx] = beta1 * m1[idx] + (1 - beta1) * grad
+            m2[idx] = beta2 * m2[idx] + (1 - beta2) * grad.square()
+            tt = t[idx].view(shape)
+            step_dir = (m1[idx] / (1 - beta1 ** tt)) / ((m2[idx] / (1 - beta2 ** tt)).sqrt() + eps)
+            logits[idx] = a.detach() - settings.lr * step_dir
+            cur = loss.detach()
+            improved = cur < best[idx] * (1 - settings.tol)
+            stall[idx] = torch.where(improved, torch.zeros_like(stall[idx]), stall[idx] + 1)
+            best[idx] = torch.minimum(best[idx], cur)
+            used[idx.cpu()] += 1
+            active[idx] = stall[idx] < settings.patience
+        if report:
+            report(done0 + int(used.sum()), total,
+                   f"minimal features: step {step + 1}/{settings.steps}, {int(active.sum())}/{k} subsets active")
+    return logits, used, int(used.sum())

@@ -1,0 +1,235 @@
+"""Orchestration: (generator, class, seed, settings) -> a verified Decomposition, cached.
+
+The steps: feature and image of the code; baseline f0 (cached per model/class/truncation/split);
+players; u(S) for all subsets; OR components; residual; ranking; metrics. Nothing here does
+math of its own beyond wiring; each step lives in its module.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import replace
+from typing import Sequence
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from . import metrics as M
+from .cache import ResultCache, cache_key
+from .classes import resolve_class
+from .decomposition import Decomposition
+from .errors import UserError
+from .fileformat import from_bytes, to_bytes
+from .interactions import or_interactions
+from .minimal import compute_baseline, optimize_minimal_features
+from .models.base import SplitContext, SplitGenerator
+from .progress import ProgressFn, Reporter
+from .ranking import component_norms, rank_rows
+from .regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
+from .render import pattern_energy, regional_patterns, render_features
+from .specs import DecompositionSpec, OptimSettings, stable_hash
+
+MAX_SEED = 2 ** 32 - 1
+DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
+
+
+def default_truncation(gen: SplitGenerator) -> float:
+    return DEFAULT_TRUNCATION.get(gen.kind, 1.0)
+
+
+def validate_seed(seed: object) -> int:
+    try:
+        value = int(str(seed).strip())
+    except ValueError:
+        raise UserError(f"seed must be an integer between 0 and {MAX_SEED}, got '{seed}'") from None
+    if not 0 <= value <= MAX_SEED:
+        raise UserError(f"seed must be between 0 and {MAX_SEED}, got {value}")
+    return value
+
+
+def validate_truncation(truncation: object) -> float:
+    try:
+        value = float(truncation)
+    except (TypeError, ValueError):
+        raise UserError(f"truncation must be a number in (0, 1], got '{truncation}'") from None
+    if not (0.0 < value <= 1.0) or math.isnan(value):
+        raise UserError(f"truncation must be in (0, 1], got {value}")
+    return value
+
+
+def validate_split(gen: SplitGenerator, split: str | None) -> str:
+    if split is None or split == "":
+        return gen.default_split
+    if split not in gen.split_points:
+        raise UserError(f"unknown split point '{split}' for {gen.name}; choose one of: {', '.join(gen.split_points)}")
+    return split
+
+
+def make_spec(gen: SplitGenerator, class_: str | int, seed: object, *, truncation: object | None = None,
+              split: str | None = None, layout: str = "3x3", players: Sequence[int] | None = None,
+              settings: OptimSettings | None = None, rank_by: str = "norm", force: bool = False) -> DecompositionSpec:
+    """Validate every user input (one UserError naming the problem) and build the frozen spec.
+    For the `paper` layout without explicit players, the players are chosen here by the stated
+    foreground rule (regions.foreground_players), so that they are part of the cache key."""
+    settings = settings or OptimSettings()
+    settings.validate()
+    if rank_by not in ("norm", "effect"):
+        raise UserError(f"rank-by must be 'norm' or 'effect', got '{rank_by}'")
+    spec = DecompositionSpec(
+        model=gen.name, model_identity=gen.identity, class_id=resolve_class(class_, gen.class_names),
+        seed=validate_seed(seed),
+        truncation=validate_truncation(default_truncation(gen) if truncation is None else truncation),
+        split=validate_split(gen, split), layout=parse_layout(layout, players, force=force),
+        settings=settings, rank_by=rank_by)
+    if not spec.layout.players:
+        spec = replace(spec, layout=choose_foreground(gen, spec))
+    return spec
+
+
+@torch.no_grad()
+def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, SplitContext]:
+    """z [z_dim], feature f [C,h,w], image x [3,H,W] and the split context of the spec's code."""
+    z = gen.sample_z(spec.seed, spec.truncation, 1)
+    feature, ctx = gen.head(z, spec.class_id, spec.truncation, spec.split)
+    image = gen.tail(feature, ctx)
+    if not torch.isfinite(image).all():
+        raise UserError(f"{gen.name} produced a non-finite image for class {spec.class_id}, seed {spec.seed}")
+    return z[0], feature[0], image[0], ctx
+
+
+def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
+             report: Reporter | None = None) -> tuple[torch.Tensor, float]:
+    """f0 and its stability, cached per model/class/truncation/split/M."""
+    key = cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
+                                             spec.settings.baseline_codes]))
+
+    def compute():
+        return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, spec.settings.baseline_codes, report)
+
+    def encode(v):
+        return st_save({"f0": v[0].cpu().contiguous(), "stability": torch.tensor([v[1]])})
+
+    def decode(b):
+        t = st_load(b)
+        return t["f0"].to(gen.device), float(t["stability"][0])
+
+    if cache is None:
+        return compute()
+    return cache.get_or_compute(key, compute, encode, decode)[0]
+
+
+def choose_foreground(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None = None) -> Layout:
+    """The paper layout's players: the 9 patches where the image differs most from the baseline image."""
+    _, _, image, ctx = image_and_feature(gen, spec)
+    f0, _ = baseline(gen, spec, cache)
+    base_image = render_features(gen, ctx, f0.unsqueeze(0))[0]
+    saliency = (image.cpu() - base_image).abs().sum(0)
+    players = foreground_players(saliency, spec.layout.rows, spec.layout.cols)
+    return replace(spec.layout, players=players)
+
+
+def decomposition_key(spec: DecompositionSpec) -> str:
+    return cache_key("decomposition", stable_hash(spec.frozen()))
+
+
+def decompose(gen: SplitGenerator, spec: DecompositionSpec, *, cache: ResultCache | None = None,
+              progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> tuple[Decomposition, bool]:
+    """Run (or fetch from the cache) one decomposition. Returns (decomposition, cache_hit).
+    Raises progress.Cancelled when `cancel` is set; nothing is cached then."""
+    report = Reporter(progress, cancel)
+    if cache is None:
+        return _compute(gen, spec, None, report), False
+    return cache.get_or_compute(decomposition_key(spec), lambda: _compute(gen, spec, cache, report),
+                                to_bytes, from_bytes)
+
+
+def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None, report: Reporter) -> Decomposition:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    z, feature, image, ctx = image_and_feature(gen, spec)
+    f0, stability = baseline(gen, spec, cache, report)
+    timings["baseline"] = time.perf_counter() - t0
+    masks = player_masks(spec.layout, gen.image_size, gen.image_size)
+    subsets = subset_matrix(spec.layout.n)
+    t1 = time.perf_counter()
+    minimal, fit_loss, opt_info = optimize_minimal_features(gen, ctx, feature, f0, image, masks.to(gen.device),
+                                                            subsets, spec.settings, report)
+    timings["minimal_features"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    minimal, f0, feature = minimal.cpu(), f0.cpu(), feature.cpu()
+    components = or_interactions(minimal)
+    residual = feature - minimal[-1]
+    ranking = rank_components(gen, ctx, f0, components, spec.rank_by)
+    timings["components"] = time.perf_counter() - t2
+    dec = Decomposition(spec=spec, z=z.cpu(), image=image.cpu(), feature=feature, baseline=f0, subsets=subsets,
+                        minimal=minimal, components=components, residual=residual, player_masks=masks,
+                        fit_loss=fit_loss.cpu(), ranking=ranking)
+    report(1, 1, "metrics")
+    t3 = time.perf_counter()
+    dec.metrics = compute_metrics(gen, ctx, dec)
+    timings["metrics"] = time.perf_counter() - t3
+    dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": stability,
+                "device": str(gen.device), "timings": timings, **opt_info}
+    report(1, 1, "done")
+    return dec
+
+
+def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, components: torch.Tensor,
+                    rank_by: str) -> list[int]:
+    if rank_by == "effect":
+        patterns = regional_patterns(gen, ctx, f0, f0, components, range(1, components.shape[0]), "isolated")
+        strength = torch.cat([torch.zeros(1), patterns.flatten(1).norm(dim=1)])
+        return rank_rows(strength)
+    return rank_rows(component_norms(components))
+
+
+def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> dict[str, float]:
+    """Every metric of DESIGN §2 that one decomposition determines (+ gt_ scores on the demo)."""
+    top = dec.ranking[:M.TOP]
+    full_mask = dec.player_masks.amax(0)
+    u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
+    loo = regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo")
+    energy = pattern_energy(loo)
+    norms = component_norms(dec.components)
+    out = {
+        "residual_ratio": M.residual_ratio(dec.feature, dec.baseline, dec.minimal[-1]),
+        "fit_psnr": M.psnr(M.masked_mse_one(u_full_image, dec.image, full_mask)),
+        "fit_error_mean": float(dec.fit_loss[1:].mean()),
+        "additivity_error_top20": M.additivity_error(dec.components, dec.minimal, top)[0],
+        "leakage_top20": float(M.leakage(energy, top, dec.subsets, dec.player_masks).mean()),
+        "sparsity_top20": M.sparsity(norms, dec.ranking),
+    }
+    if gen.kind == "demo":
+        out.update(demo_ground_truth(dec, top, energy))
+    return out
+
+
+def demo_ground_truth(dec: Decomposition, top: Sequence[int], energy: torch.Tensor) -> dict[str, float]:
+    from .groundtruth import gt_scores
+    from .scenes import scene_objects
+    objects = scene_objects(dec.z, dec.spec.class_id)
+    return gt_scores(objects, list(zip(top, energy)), dec.subsets, dec.player_masks)
+
+
+def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
+    """The `decompose --json` object (DESIGN §5)."""
+    spec = dec.spec
+    return {"model": spec.model, "class_id": spec.class_id, "class_name": dec.info.get("class_name"),
+            "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,
+            "players": list(spec.layout.players), "n_subsets": int(dec.subsets.shape[0]),
+            "seconds": round(seconds, 3), "cache_hit": cache_hit, "metrics": dec.metrics}
+
+
+def sample_image(gen: SplitGenerator, class_: str | int, seed: object, truncation: object | None = None):
+    """uint8 [H, W, 3] of the generated image for (class, seed, truncation), validated."""
+    from .render import to_rgb
+    class_id = resolve_class(class_, gen.class_names)
+    t = validate_truncation(default_truncation(gen) if truncation is None else truncation)
+    z = gen.sample_z(validate_seed(seed), t, 1)
+    with torch.no_grad():
+        image = gen.forward(z, class_id, t)[0]
+    if not torch.isfinite(image).all():
+        raise UserError(f"{gen.name} produced a non-finite image")
+    return to_rgb(image)

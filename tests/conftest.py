@@ -1,0 +1,22 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def tiny_gen():
+    from tiny_generator import TinyGenerator
+    return TinyGenerator(seed=0)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """No test writes into the repository's cache/ folder."""
+    monkeypatch.setenv("REGIONPRIMS_CACHE", str(tmp_path / "cache"))

@@ -1,0 +1,65 @@
+"""The command line, in process, on the tiny generator: JSON on stdout, progress on stderr,
+bad input -> exit 2 with one line that names the problem and no traceback."""
+import json
+
+import pytest
+
+from regionprims import cli
+
+
+@pytest.fixture
+def use_tiny(monkeypatch, tiny_gen):
+    import regionprims.models.registry as registry
+    monkeypatch.setattr(registry, "load_generator", lambda name="demo", device=None: tiny_gen)
+    return tiny_gen
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_decompose_json_and_file(use_tiny, capsys, tmp_path):
+    out_file = tmp_path / "d.safetensors"
+    code, out, err = run(capsys, "decompose", "--class", "one", "--seed", "1", "--layout", "2x2", "--steps", "3",
+                         "--baseline-codes", "4", "--json", "--out", str(out_file))
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["class_id"] == 1 and report["n_subsets"] == 16 and report["cache_hit"] is False
+    assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20",
+                                      "leakage_top20", "sparsity_top20"}
+    assert "%" in err                                   # progress went to stderr
+    assert out_file.exists()
+    code, out, _ = run(capsys, "decompose", "--class", "1", "--seed", "1", "--layout", "2x2", "--steps", "3",
+                       "--baseline-codes", "4", "--json")
+    assert json.loads(out)["cache_hit"] is True
+    code, out, _ = run(capsys, "info", str(out_file), "--verify")
+    assert code == 0 and "residual_ratio" in out
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["decompose", "--class", "1", "--seed", "-3"], "seed"),
+    (["decompose", "--class", "99", "--seed", "1"], "class"),
+    (["decompose", "--class", "1", "--seed", "1", "--truncation", "0"], "truncation"),
+    (["decompose", "--class", "1", "--seed", "1", "--split", "layers.99"], "split"),
+    (["decompose", "--class", "1", "--seed", "1", "--layout", "4x4"], "players"),
+    (["decompose", "--class", "1", "--seed", "1", "--players", "a,b"], "players"),
+    (["decompose", "--seed", "1"], "--class"),
+    (["info", "/nonexistent.safetensors"], "no such file"),
+])
+def test_bad_input(use_tiny, capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_sample_png(use_tiny, capsys, tmp_path):
+    from PIL import Image
+    out = tmp_path / "x.png"
+    code, _, err = run(capsys, "sample", "--class", "2", "--seed", "3", "--out", str(out), "--scale", "4")
+    assert code == 0, err
+    assert Image.open(out).size == (48, 48)

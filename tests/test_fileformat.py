@@ -1,0 +1,84 @@
+"""Decomposition file: round trip, the shared contract checker, and refusal of foreign,
+truncated and tampered files with one clear message."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from regionprims.errors import UserError
+from regionprims.fileformat import load_decomposition, read_metadata, save_decomposition
+from regionprims.pipeline import decompose, make_spec, report_json
+from regionprims.specs import OptimSettings
+
+CHECKER = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_contract.py"
+
+
+@pytest.fixture(scope="module")
+def saved(tiny_gen, tmp_path_factory):
+    spec = make_spec(tiny_gen, 1, 2, layout="2x2", settings=OptimSettings(steps=5, baseline_codes=4))
+    dec = decompose(tiny_gen, spec)[0]
+    path = save_decomposition(dec, tmp_path_factory.mktemp("f") / "d.safetensors")
+    return dec, path
+
+
+def test_round_trip(saved):
+    dec, path = saved
+    back = load_decomposition(path)
+    for name in ["feature", "baseline", "subsets", "minimal", "components", "residual", "player_masks", "z", "image"]:
+        assert torch.equal(getattr(back, name), getattr(dec, name)), name
+    assert back.ranking == dec.ranking and back.metrics == dec.metrics and back.spec == dec.spec
+
+
+def test_metadata_has_provenance(saved):
+    meta = read_metadata(saved[1])
+    for key in ["model_identity", "split", "class_id", "seed", "truncation", "layout", "players", "settings",
+                "versions", "metrics"]:
+        assert key in meta, key
+    assert meta["versions"]["torch"] == torch.__version__
+
+
+@pytest.mark.skipif(not CHECKER.exists(), reason="shared contract checker not present")
+def test_shared_contract_checker_accepts(saved, tmp_path):
+    dec, path = saved
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps(report_json(dec, False, 1.0)))
+    out = subprocess.run([sys.executable, str(CHECKER), str(report), str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "contract: ok" in out.stdout
+
+
+def test_foreign_file_refused(tmp_path):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"x": torch.zeros(3)}, str(path))
+    with pytest.raises(UserError, match="not a regionprims decomposition"):
+        load_decomposition(path)
+    text = tmp_path / "notes.safetensors"
+    text.write_text("<html>not a model</html>")
+    with pytest.raises(UserError, match="not a"):
+        load_decomposition(text)
+
+
+def test_truncated_file_refused(saved, tmp_path):
+    data = saved[1].read_bytes()
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(data[: len(data) - 100])
+    with pytest.raises(UserError, match="truncated|damaged"):
+        load_decomposition(cut)
+
+
+def test_tampered_file_refused(saved, tmp_path):
+    data = bytearray(saved[1].read_bytes())
+    data[-5] ^= 0xFF                        # flip bits in the last tensor's bytes
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(UserError, match="modified|checksum"):
+        load_decomposition(bad)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="no such file"):
+        load_decomposition(tmp_path / "absent.safetensors")

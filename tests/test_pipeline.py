@@ -1,0 +1,189 @@
+"""The engine on the tiny generator: identities to float precision, determinism, metrics,
+validation. The tiny generator's 12x12 image with a 2x2 layout gives 4 players, 16 subsets."""
+import threading
+
+import pytest
+import torch
+
+from regionprims import metrics as M
+from regionprims.errors import UserError
+from regionprims.interactions import reconstruct_from_or
+from regionprims.pipeline import decompose, image_and_feature, make_spec
+from regionprims.render import compose_feature
+from regionprims.specs import OptimSettings
+
+FAST = OptimSettings(steps=25, baseline_codes=8)
+
+
+@pytest.fixture(scope="module")
+def dec(tiny_gen):
+    spec = make_spec(tiny_gen, 1, 7, layout="2x2", settings=FAST)
+    return decompose(tiny_gen, spec)[0]
+
+
+def test_split_equals_full_forward(tiny_gen):
+    z = tiny_gen.sample_z(3, 1.0, 2)
+    for split in tiny_gen.split_points:
+        feat, ctx = tiny_gen.head(z, 2, 1.0, split)
+        assert torch.allclose(tiny_gen.tail(feat, ctx), tiny_gen.forward(z, 2, 1.0), atol=1e-6)
+
+
+def test_empty_subset_is_baseline_exactly(dec):
+    assert torch.equal(dec.minimal[0], dec.baseline)
+    assert torch.equal(dec.components[0], dec.baseline)
+
+
+def test_reconstruction_of_every_u_T(dec):
+    # u(T) = f0 + sum_{S ∩ T != empty} Df_S for all 16 T, written out by hand for a few.
+    rebuilt = reconstruct_from_or(dec.components)
+    assert torch.allclose(rebuilt, dec.minimal, atol=1e-5)
+    comps, f0 = dec.components, dec.baseline
+    # T = {player 0} (row 1): every S with bit 0 set, i.e. odd rows.
+    manual = f0 + sum(comps[r] for r in range(1, 16) if r & 1)
+    assert torch.allclose(manual, dec.minimal[1], atol=1e-5)
+    # T = {player 1, player 3} (row 0b1010 = 10).
+    manual = f0 + sum(comps[r] for r in range(1, 16) if r & 10)
+    assert torch.allclose(manual, dec.minimal[10], atol=1e-5)
+
+
+def test_completeness_with_residual(dec):
+    total = dec.baseline + dec.components[1:].sum(0) + dec.residual
+    assert torch.allclose(total, dec.feature, atol=1e-5)
+    ones = torch.ones(dec.components.shape[0])
+    assert torch.allclose(compose_feature(dec.baseline, dec.components, dec.residual, ones), dec.feature, atol=1e-5)
+    zeros = torch.zeros_like(ones)
+    assert torch.allclose(compose_feature(dec.baseline, dec.components, dec.residual, zeros, 0.0), dec.baseline)
+
+
+def test_shapes_and_order(dec):
+    assert dec.subsets.shape == (16, 4) and dec.subsets.dtype == torch.uint8
+    assert dec.subsets[5].tolist() == [1, 0, 1, 0]          # binary counting: row 5 = {0, 2}
+    assert dec.minimal.shape == (16, 4, 6, 6)
+    assert dec.player_masks.shape == (4, 12, 12)
+    assert sorted(dec.ranking) == list(range(1, 16))
+    norms = dec.components[dec.ranking].flatten(1).norm(dim=1)
+    assert (norms[:-1] >= norms[1:]).all()
+
+
+def test_masks_stay_between_baseline_and_feature(dec):
+    lo = torch.minimum(dec.baseline, dec.feature) - 1e-6
+    hi = torch.maximum(dec.baseline, dec.feature) + 1e-6
+    assert ((dec.minimal >= lo) & (dec.minimal <= hi)).all()
+
+
+def test_optimisation_improves_on_the_warm_start(tiny_gen, dec):
+    from regionprims.minimal import initial_logits, masked_mse
+    from regionprims.regions import subset_masks
+    _, feature, image, ctx = image_and_feature(tiny_gen, dec.spec)
+    region = subset_masks(dec.player_masks, dec.subsets)
+    logits = initial_logits(region, (6, 6), 4, dec.spec.settings)
+    start = dec.baseline + torch.sigmoid(logits) * (feature - dec.baseline)
+    with torch.no_grad():
+        loss0 = masked_mse(tiny_gen.tail(start, ctx), image, region) + 0.01 * torch.sigmoid(logits).flatten(1).mean(1)
+        loss1 = dec.fit_loss + 0.01 * ((dec.minimal - dec.baseline).abs().flatten(1).sum(1) * 0)  # recon only
+    assert float(dec.fit_loss[1:].mean()) < float(loss0[1:].mean())
+    assert torch.isfinite(loss1).all()
+
+
+def test_deterministic(tiny_gen, dec):
+    again = decompose(tiny_gen, dec.spec)[0]
+    assert torch.equal(again.minimal, dec.minimal)
+    assert again.ranking == dec.ranking
+    assert again.metrics == dec.metrics
+
+
+def test_metric_keys_and_ranges(dec):
+    m = dec.metrics
+    for key in ["residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20", "leakage_top20",
+                "sparsity_top20"]:
+        assert key in m and isinstance(m[key], float)
+    assert 0 <= m["leakage_top20"] <= 1
+    assert m["sparsity_top20"] == pytest.approx(1.0)      # 15 components < 20: all kept
+    assert m["additivity_error_top20"] == pytest.approx(0.0, abs=1e-5)   # all kept -> identity
+    expected = float((dec.feature - dec.minimal[-1]).norm() / (dec.feature - dec.baseline).norm())
+    assert m["residual_ratio"] == pytest.approx(expected)
+
+
+def test_metric_functions_by_hand():
+    norms = torch.tensor([0.0, 3.0, 1.0, 0.0, 4.0])
+    assert M.sparsity(norms, [4, 1, 2, 3], top=2) == pytest.approx(7 / 8)
+    assert M.psnr(0.01) == pytest.approx(20.0)
+    energy = torch.zeros(1, 2, 2)
+    energy[0, 0, 0], energy[0, 1, 1] = 3.0, 1.0
+    masks = torch.tensor([[[1.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 1.0]]])
+    subsets = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.uint8)
+    assert float(M.leakage(energy, [1], subsets, masks)[0]) == pytest.approx(0.25)
+    assert float(M.leakage(energy, [3], subsets, masks)[0]) == pytest.approx(0.0)
+    assert M.transfer([1, 2, 3], [3, 9, 1, 7], top_a=2, top_b=3) == pytest.approx(0.5)
+
+
+def test_additivity_error_drops_when_all_components_are_kept(dec):
+    few = M.additivity_error(dec.components, dec.minimal, dec.ranking[:2])[0]
+    allk = M.additivity_error(dec.components, dec.minimal, dec.ranking)[0]
+    assert allk < 1e-5 < few
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(seed=-1), "seed"), (dict(seed=2 ** 32), "seed"), (dict(seed="abc"), "seed"),
+    (dict(truncation=0), "truncation"), (dict(truncation=1.5), "truncation"),
+    (dict(split="nope"), "split"), (dict(layout="4x4"), "players"), (dict(layout="hexagon"), "layout"),
+    (dict(class_=3), "class"), (dict(class_="zebra"), "zebra"),
+])
+def test_bad_input_one_clear_message(tiny_gen, kwargs, message):
+    args = dict(class_=1, seed=0)
+    args.update(kwargs)
+    class_, seed = args.pop("class_"), args.pop("seed")
+    with pytest.raises(UserError, match=message):
+        make_spec(tiny_gen, class_, seed, **args)
+
+
+def test_paper_layout_picks_foreground_players(tiny_gen):
+    spec = make_spec(tiny_gen, 0, 1, layout="paper", settings=FAST)
+    assert len(spec.layout.players) == 9 and spec.layout.rows == 6
+    assert list(spec.layout.players) == sorted(set(spec.layout.players))
+    explicit = make_spec(tiny_gen, 0, 1, layout="paper", players=[0, 7, 35], settings=FAST)
+    assert explicit.layout.players == (0, 7, 35)
+
+
+def test_cache_hit_and_single_computation(tiny_gen, tmp_path):
+    from regionprims.cache import ResultCache
+    cache = ResultCache(tmp_path / "c")
+    spec = make_spec(tiny_gen, 2, 3, layout="2x2", settings=OptimSettings(steps=5, baseline_codes=4))
+    calls = []
+    results = []
+
+    def run():
+        results.append(decompose(tiny_gen, spec, cache=cache, progress=lambda d, t, m: calls.append(m)))
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    hits = sorted(hit for _, hit in results)
+    assert hits == [False, True, True]                       # computed once
+    assert all(torch.equal(r[0].components, results[0][0].components) for r in results)
+
+
+def test_unreadable_cache_entry_is_recomputed(tiny_gen, tmp_path):
+    from regionprims.cache import ResultCache
+    from regionprims.pipeline import decomposition_key
+    cache = ResultCache(tmp_path / "c")
+    spec = make_spec(tiny_gen, 0, 4, layout="2x2", settings=OptimSettings(steps=3, baseline_codes=4))
+    cache.set_bytes(decomposition_key(spec), b"garbage")
+    dec, hit = decompose(tiny_gen, spec, cache=cache)
+    assert not hit and dec.subsets.shape == (16, 4)
+    assert decompose(tiny_gen, spec, cache=cache)[1]
+
+
+def test_cancel_leaves_nothing_cached(tiny_gen, tmp_path):
+    from regionprims.cache import ResultCache
+    from regionprims.pipeline import decomposition_key
+    from regionprims.progress import Cancelled
+    cache = ResultCache(tmp_path / "c")
+    spec = make_spec(tiny_gen, 0, 5, layout="2x2", settings=OptimSettings(steps=50, baseline_codes=4))
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        decompose(tiny_gen, spec, cache=cache, cancel=stop)
+    assert cache.get_bytes(decomposition_key(spec)) is None
