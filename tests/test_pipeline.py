@@ -187,3 +187,13 @@ def test_cancel_leaves_nothing_cached(tiny_gen, tmp_path):
     with pytest.raises(Cancelled):
         decompose(tiny_gen, spec, cache=cache, cancel=stop)
     assert cache.get_bytes(decomposition_key(spec)) is None
+
+
+def test_buildup_frames_and_errors(tiny_gen, dec):
+    from regionprims.buildup import buildup
+    ctx = image_and_feature(tiny_gen, dec.spec)[3]
+    b = buildup(tiny_gen, ctx, dec, k_max=15, with_residual=True)
+    assert b.ks == list(range(16)) and b.images.shape[0] == 16
+    # all 15 components + residual = f exactly, so the last frame is the image itself
+    assert torch.allclose(b.images[-1], dec.image, atol=1e-5)
+    assert b.player_mse[-1] < 1e-10 and b.player_mse[0] > b.player_mse[-1]
