@@ -195,5 +195,5 @@ def test_buildup_frames_and_errors(tiny_gen, dec):
     b = buildup(tiny_gen, ctx, dec, k_max=15, with_residual=True)
     assert b.ks == list(range(16)) and b.images.shape[0] == 16
     # all 15 components + residual = f exactly, so the last frame is the image itself
-    assert torch.allclose(b.images[-1], dec.image, atol=1e-5)
-    assert b.player_mse[-1] < 1e-10 and b.player_mse[0] > b.player_mse[-1]
+    assert torch.allclose(b.images[-1], dec.image, atol=1e-4)
+    assert b.player_mse[-1] < 1e-9 and b.player_mse[0] > b.player_mse[-1]
