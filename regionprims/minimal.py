@@ -81,6 +81,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     rows = torch.arange(1, k_all, device=device)
     delta = (feature - baseline).unsqueeze(0)
     steps_used = torch.zeros(k_all, dtype=torch.long)
+    mask_mean = torch.zeros(k_all, device=device)
     chunks = [rows[i:i + settings.chunk] for i in range(0, len(rows), settings.chunk)]
     total_work, done_work = len(rows) * settings.steps, 0
     for chunk in chunks:
@@ -90,11 +91,14 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
         done_work += len(chunk) * settings.steps
         masks = torch.sigmoid(final)
         minimal[chunk] = baseline + masks * delta
+        mask_mean[chunk] = masks.flatten(1).mean(1)
         steps_used[chunk.cpu()] = used
         with torch.no_grad():
             fit_loss[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk], settings.chunk)
+    objective = fit_loss[1:] + settings.lam * mask_mean[1:]
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
-            "tail_evaluations": int(steps_used.sum())}
+            "tail_evaluations": int(steps_used.sum()), "objective_mean": float(objective.mean()),
+            "mask_mean": float(mask_mean[1:].mean())}
     return minimal, fit_loss, info
 
 
