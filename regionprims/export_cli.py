@@ -1,0 +1,150 @@
+"""`regionprims export FILE --format png|svg|pdf|pptx|gif|safetensors --out OUT`: the explorer's
+exports from the command line. Loads the decomposition file, loads the generator it was made
+with (or --model) and refuses a generator whose identity differs, builds the bytes with
+`regionprims.export`, and writes OUT atomically (a temp file renamed into place)."""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import UserError
+
+FORMATS = {"png": ".png", "svg": ".svg", "pdf": ".pdf", "pptx": ".pptx", "gif": ".gif",
+           "safetensors": ".safetensors"}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export", help="write a slide-ready panel, a PowerPoint slide, a build-up GIF or the file itself",
+        description="Export a decomposition file as a panel (PNG/SVG/PDF), a 16:9 PowerPoint slide, a GIF "
+                    "of the component-by-component build-up, or the decomposition file (safetensors).")
+    p.add_argument("file", help="a decomposition file (.safetensors) written by `regionprims decompose --out`")
+    p.add_argument("--format", choices=sorted(FORMATS), default=None,
+                   help="output format (default: from the extension of --out)")
+    p.add_argument("--out", default=None, help="output file (default: a name made from model, class, seed "
+                   "and layout, in the current folder)")
+    p.add_argument("--top-k", type=int, default=6, help="components shown in the panel (1..12, default 6)")
+    p.add_argument("--model", default=None, help="generator name or BigGAN-deep folder (default: the model "
+                   "named in the file); its identity must match the file's")
+    p.add_argument("--device", default=None, help="cpu, cuda or auto")
+    p.add_argument("--weights", default=None, help="component weights as 'ROW:W,ROW:W' (subset rows as in "
+                   "the file; '*:W' sets every row not listed; default 1), e.g. '*:0,511:1,7:0.5'")
+    p.add_argument("--residual", type=float, default=1.0, help="weight of the residual r (default 1)")
+    p.add_argument("--k-max", type=int, default=20, help="GIF: frames k = 0..K (default 20)")
+    p.add_argument("--frame-ms", type=int, default=500, help="GIF: milliseconds per frame (default 500)")
+    p.add_argument("--scale", type=int, default=4, help="GIF: nearest-neighbour upscaling (default 4)")
+    p.add_argument("--dpi", type=int, default=150, help="PNG: dots per inch (default 150)")
+    p.set_defaults(func=cmd_export)
+
+
+def parse_weights(text: str | None, n: int):
+    """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1)."""
+    import torch
+    k = 2 ** n
+    w = torch.ones(k)
+    if text is None or not text.strip():
+        return None
+    pairs: list[tuple[str, float]] = []
+    for item in text.replace(" ", "").split(","):
+        if not item:
+            continue
+        row, sep, value = item.partition(":")
+        try:
+            if not sep:
+                raise ValueError
+            weight = float(value)
+        except ValueError:
+            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got '{item}'") from None
+        if weight != weight or weight in (float("inf"), float("-inf")):
+            raise UserError(f"--weights: weight of row {row} must be a finite number")
+        pairs.append((row, weight))
+    for row, weight in pairs:
+        if row == "*":
+            w.fill_(weight)
+    for row, weight in pairs:
+        if row == "*":
+            continue
+        if not row.isdigit() or not 1 <= int(row) < k:
+            raise UserError(f"--weights: row must be '*' or a subset row between 1 and {k - 1} "
+                            f"(this file has {n} players), got '{row}'")
+        w[int(row)] = weight
+    return w
+
+
+def _format(args) -> str:
+    if args.format:
+        fmt = args.format
+    elif args.out:
+        ext = Path(args.out).suffix.lower()
+        matches = [f for f, e in FORMATS.items() if e == ext]
+        if not matches:
+            raise UserError(f"cannot tell the format from '{args.out}'; give --format "
+                            f"({', '.join(sorted(FORMATS))})")
+        fmt = matches[0]
+    else:
+        raise UserError("give --format or an --out file with a known extension")
+    if args.out and Path(args.out).suffix.lower() != FORMATS[fmt]:
+        raise UserError(f"--out '{args.out}' does not end in {FORMATS[fmt]} (the {fmt} format)")
+    return fmt
+
+
+def _generator(args, dec):
+    from .models import registry
+    name = args.model or dec.spec.model
+    try:
+        gen = registry.load_generator(name, args.device)
+    except UserError as exc:
+        if args.model:
+            raise
+        raise UserError(f"the file was made with model '{dec.spec.model}', which cannot be loaded here "
+                        f"({exc}); give --model NAME_OR_FOLDER") from None
+    if gen.identity != dec.spec.model_identity:
+        raise UserError(f"{args.file} was made with model identity '{dec.spec.model_identity}', but "
+                        f"'{name}' loads '{gen.identity}'; exporting with other weights would show wrong "
+                        "images (give --model with the same weights)")
+    return gen
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Temp file in the same folder, then rename: OUT is either complete or untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from . import export
+    from .fileformat import load_decomposition
+    fmt = _format(args)
+    dec = load_decomposition(args.file)
+    out = Path(args.out) if args.out else Path(export.suggested_filename(dec, FORMATS[fmt]))
+    if out.is_dir():
+        raise UserError(f"--out '{out}' is a folder; give a file name")
+    if fmt == "safetensors":
+        data = export.decomposition_bytes(dec)
+    else:
+        weights = parse_weights(args.weights, dec.n)
+        gen = _generator(args, dec)
+        if fmt in export.PANEL_FORMATS:
+            data = export.panel_bytes(gen, dec, fmt, weights, args.residual, args.top_k, dpi=_dpi(args.dpi))
+        elif fmt == "pptx":
+            data = export.panel_pptx(gen, dec, weights, args.residual, args.top_k)
+        else:
+            data = export.buildup_gif(gen, dec, args.k_max, args.frame_ms, args.scale)
+    write_atomic(out, data)
+    print(str(out))
+    return 0
+
+
+def _dpi(dpi: int) -> int:
+    if not 30 <= dpi <= 1200:
+        raise UserError(f"--dpi must be between 30 and 1200, got {dpi}")
+    return dpi
