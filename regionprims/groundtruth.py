@@ -1,0 +1,112 @@
+"""Ground-truth scores of a decomposition of a demo image (pure functions, no model).
+
+The demo renderer knows which pixels each object of a scene occupies (`scenes.scene_objects`).
+These scores compare the salient components' *regional patterns* (where a component actually
+changes the image) and *region sets* (the players M_S it is named after) with those objects.
+Definitions (also in docs/demo_model_card.md). For a top component S with leave-one-out pattern
+energy E_S(p) = sum over RGB of (tail(f) - tail(f - Delta f_S))^2 at pixel p, total energy
+|E_S| = sum_p E_S(p), present objects O_1..O_m (visible-pixel masks, disjoint), their union O,
+and the component's region set M_S (union of its players' masks):
+
+- `gt_object_purity`: mean over components of max_j E_S(O_j) / |E_S| — how much of a
+  component's effect falls inside ONE object. 1 = every component draws a single object.
+- `gt_object_coverage`: share of present objects O_j for which some component has
+  E_S(O_j) / |E_S| > 0.5 — objects that have "a component of their own".
+- `gt_region_agreement`: mean over components of E_S(M_S ∩ O) / |E_S| — the share of the
+  effect that lies on object pixels inside the component's own regions (low when a component
+  leaks out of M_S or acts on background).
+- `gt_background_share`: mean over components of E_S(not O) / |E_S| — effect on background
+  pixels (which no latent dimension controls; high means the method attributes global shading).
+- `gt_region_contains_object`: mean over components of |O_j* ∩ M_S| / |O_j*| where O_j* is the
+  component's dominant object — whether the regions a component is named after contain the
+  object it actually draws.
+- `gt_objects_present`: number of present objects; `gt_components_scored`: components used.
+
+Components with zero energy count as 0 for every mean (they draw nothing). With no present
+object, purity/coverage/agreement/containment are 0.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+GT_TOP_K = 20
+COVERAGE_THRESHOLD = 0.5
+
+
+def pattern_energy(image: Tensor, image_without: Tensor) -> Tensor:
+    """Leave-one-out pattern energy map [H, W]: squared pixel change summed over RGB."""
+    return (image.float() - image_without.float()).square().sum(dim=-3)
+
+
+def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subsets: Tensor,
+              player_masks: Tensor) -> dict[str, float]:
+    """Scores (keys `gt_*`) of the given components against the scene's objects.
+
+    objects: `scenes.SceneObject`s (name, present, mask [H, W] bool);
+    components: (subset row, leave-one-out energy map [H, W]) for the top-k components;
+    subsets: uint8 [2**n, n] (row k marks the players of subset k);
+    player_masks: float [n, H, W] (a pixel belongs to a player where the mask > 0.5)."""
+    present = [o for o in objects if o.present and bool(o.mask.any())]
+    masks = torch.stack([o.mask.bool() for o in present]) if present else None   # [m, H, W]
+    union = masks.any(0) if masks is not None else None
+    pm = player_masks.float() > 0.5
+    purity, agree, background, contains = [], [], [], []
+    covered = [False] * len(present)
+    for row, energy in components:
+        e = energy.float().clamp(min=0)
+        total = float(e.sum())
+        if total <= 0.0:
+            purity.append(0.0)
+            agree.append(0.0)
+            background.append(0.0)
+            contains.append(0.0)
+            continue
+        members = subsets[int(row)].bool()
+        region = pm[members].any(0) if bool(members.any()) else torch.zeros_like(pm[0])
+        if masks is None:
+            purity.append(0.0)
+            agree.append(0.0)
+            background.append(1.0)
+            contains.append(0.0)
+            continue
+        shares = (e.unsqueeze(0) * masks).flatten(1).sum(1) / total       # [m]
+        best = int(shares.argmax())
+        purity.append(float(shares[best]))
+        for j in range(len(present)):
+            if float(shares[j]) > COVERAGE_THRESHOLD:
+                covered[j] = True
+        agree.append(float((e * (region & union)).sum()) / total)
+        background.append(float((e * ~union).sum()) / total)
+        obj = masks[best]
+        contains.append(float((obj & region).sum()) / float(obj.sum()))
+
+    def mean(v: list[float]) -> float:
+        return float(sum(v) / len(v)) if v else 0.0
+
+    return {
+        "gt_object_purity": mean(purity),
+        "gt_object_coverage": (sum(covered) / len(present)) if present else 0.0,
+        "gt_region_agreement": mean(agree),
+        "gt_background_share": mean(background),
+        "gt_region_contains_object": mean(contains),
+        "gt_objects_present": float(len(present)),
+        "gt_components_scored": float(len(components)),
+    }
+
+
+def leave_one_out_energies(tail: Callable[[Tensor], Tensor], feature: Tensor, components: Tensor,
+                           rows: Sequence[int], chunk: int = 64) -> list[tuple[int, Tensor]]:
+    """(row, energy map) for each row: energy of tail(f) - tail(f - components[row]).
+    `tail` maps features [B, C, h, w] to images [B, 3, H, W]; `feature` is [C, h, w]."""
+    rows = [int(r) for r in rows]
+    with torch.no_grad():
+        x = tail(feature.unsqueeze(0))[0]
+        out: list[tuple[int, Tensor]] = []
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            imgs = tail(feature.unsqueeze(0) - components[part])
+            out += [(r, pattern_energy(x, imgs[j])) for j, r in enumerate(part)]
+    return out
