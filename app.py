@@ -1,0 +1,17 @@
+"""The regionprims explorer: `streamlit run app.py`.
+
+Entrypoint: page config, the shared sidebar (model, class, seed, ... and the decomposition job)
+and `st.navigation` over the pages in pages/ (regionprims/ui/frame.py). The pages are thin:
+widgets -> spec -> backend -> display; the Streamlit glue lives in regionprims/ui, the work in
+regionprims.
+"""
+import os
+
+# OpenMP worker threads wait passively: on a busy CPU, spinning threads of the background
+# decomposition and of a slider's render otherwise stall each other (measured ~150 ms against
+# ~2 ms for one render; docs/benchmarks.md). Must be set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from regionprims.ui import frame  # noqa: E402
+
+frame.main()

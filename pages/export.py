@@ -1,0 +1,4 @@
+"""Export page of the explorer; its body is regionprims/ui/export.py (run through app.py)."""
+from regionprims.ui import frame
+
+frame.page("export")

@@ -1,0 +1,4 @@
+"""Faithfulness page of the explorer; its body is regionprims/ui/faithfulness.py (run through app.py)."""
+from regionprims.ui import frame
+
+frame.page("faithfulness")

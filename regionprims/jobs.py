@@ -1,0 +1,290 @@
+"""Background decomposition jobs for the explorer (no Streamlit in here).
+
+One process-wide registry with ONE worker thread (one generator job at a time per process,
+DESIGN §3). Jobs are keyed by `pipeline.decomposition_key(spec)`, so the same request from two
+browser tabs is one job: the second tab joins the first one's job and sees its progress. Each
+job carries its progress (done, total, message, the start of the current stage -> an estimate of
+the time left), a cancel event, and its result or a one-line error. Results land in the
+ResultCache (through `pipeline.decompose`) and in a small in-memory LRU, so a finished or cached
+result opens at once. Cancelling is per watcher: the job stops only when every tab that asked
+for it has cancelled.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from .decomposition import Decomposition
+from .errors import UserError
+from .progress import Cancelled
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
+ACTIVE = (QUEUED, RUNNING)
+
+# fn(progress_callback, cancel_event) -> (Decomposition, cache_hit)
+JobFn = Callable[[Callable[[int, int, str], None], threading.Event], "tuple[Decomposition, bool]"]
+
+
+@dataclass
+class Job:
+    key: str
+    label: str
+    fn: JobFn = field(repr=False)
+    owners: set = field(default_factory=set)
+    state: str = QUEUED
+    done: int = 0
+    total: int = 1
+    message: str = "queued"
+    submitted: float = field(default_factory=time.monotonic)
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    stage_started: Optional[float] = None
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    result: Optional[Decomposition] = field(default=None, repr=False)
+    cache_hit: bool = False
+    error: Optional[str] = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def fraction(self) -> float:
+        if self.state == DONE:
+            return 1.0
+        return min(1.0, max(0.0, self.done / self.total)) if self.total > 0 else 0.0
+
+    def elapsed(self, now: float | None = None) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or now or time.monotonic()) - self.started
+
+    def eta_seconds(self, now: float | None = None) -> float | None:
+        """Time left in the current stage, extrapolated from its rate so far; None until the
+        stage has run long enough (2% or 1 s) to say."""
+        if self.state != RUNNING or self.stage_started is None:
+            return None
+        now = now or time.monotonic()
+        spent = now - self.stage_started
+        frac = self.fraction
+        if frac < 0.02 or spent < 1.0:
+            return None
+        return spent * (1.0 - frac) / frac
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        now = time.monotonic()
+        if total != self.total or done < self.done or self.stage_started is None:
+            self.stage_started = now            # a new stage (baseline, optimisation, metrics)
+        self.done, self.total, self.message = int(done), max(1, int(total)), str(message)
+
+
+class JobRegistry:
+    """Process-wide jobs, one worker thread. Thread-safe; never touches a UI."""
+
+    def __init__(self, keep_results: int = 6):
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._results: "OrderedDict[str, Decomposition]" = OrderedDict()
+        self._keep = keep_results
+        self._queue: "queue.Queue[Job | None]" = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self.runs = 0                   # how many job functions actually ran (for tests)
+
+    # -- queries -------------------------------------------------------------------------
+    def get(self, key: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(key)
+
+    def result(self, key: str) -> Decomposition | None:
+        """A finished decomposition held in memory (most recently used first to survive)."""
+        with self._lock:
+            dec = self._results.get(key)
+            if dec is not None:
+                self._results.move_to_end(key)
+            return dec
+
+    def remember(self, key: str, dec: Decomposition) -> None:
+        with self._lock:
+            self._results[key] = dec
+            self._results.move_to_end(key)
+            while len(self._results) > self._keep:
+                old, _ = self._results.popitem(last=False)
+                job = self._jobs.get(old)
+                if job is not None and not job.active:
+                    job.result = None       # memory bound: the disk cache still has it
+                    del self._jobs[old]
+
+    # -- commands ------------------------------------------------------------------------
+    def submit(self, key: str, fn: JobFn, owner: str, label: str = "") -> Job:
+        """Start (or join) the job for `key`. A finished job with a result is returned as is;
+        a failed or cancelled one is replaced by a fresh job."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and (job.active or (job.state == DONE and job.result is not None)):
+                job.owners.add(owner)
+                return job
+            job = Job(key=key, label=label or key, fn=fn, owners={owner})
+            self._jobs[key] = job
+            self._ensure_worker()
+        self._queue.put(job)
+        return job
+
+    def cancel(self, key: str, owner: str) -> bool:
+        """Withdraw `owner` from the job; the job stops once nobody waits for it. True when the
+        job was told to stop."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or not job.active:
+                return False
+            job.owners.discard(owner)
+            if job.owners:
+                return False
+            job.cancel.set()
+            if job.state == QUEUED:
+                job.state, job.message, job.finished = CANCELLED, "cancelled", time.monotonic()
+            return True
+
+    def forget(self, key: str) -> None:
+        """Drop a finished job's record (its result stays in the LRU and the disk cache)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and not job.active:
+                del self._jobs[key]
+
+    # -- worker --------------------------------------------------------------------------
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._loop, name="regionprims-jobs", daemon=True)
+            self._worker.start()
+
+    def _loop(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            if job.state != QUEUED or job.cancel.is_set():
+                if job.state == QUEUED:
+                    job.state, job.message = CANCELLED, "cancelled"
+                continue
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        job.state, job.started, job.message = RUNNING, time.monotonic(), "starting"
+        self.runs += 1
+        try:
+            dec, hit = job.fn(job._progress, job.cancel)
+        except Cancelled:
+            job.state, job.message = CANCELLED, "cancelled"
+        except UserError as exc:
+            job.state, job.error = ERROR, str(exc)
+        except Exception as exc:  # noqa: BLE001 - shown as one line; the traceback goes to the log
+            log.exception("decomposition job %s failed", job.key)
+            job.state, job.error = ERROR, f"internal error ({type(exc).__name__}): {exc}"
+        else:
+            job.result, job.cache_hit = dec, hit
+            job.done = job.total
+            job.state, job.message = DONE, "done"
+            self.remember(job.key, dec)
+        finally:
+            job.finished = time.monotonic()
+
+    def wait(self, key: str, timeout: float = 60.0) -> Job | None:
+        """Block until the job for `key` is no longer active (tests and scripts)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            job = self.get(key)
+            if job is None or not job.active:
+                return job
+            time.sleep(0.02)
+        return self.get(key)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for job in self._jobs.values():
+                job.cancel.set()
+            worker = self._worker
+        self._queue.put(None)
+        if worker is not None:
+            worker.join(timeout=30)
+
+
+_REGISTRY: JobRegistry | None = None
+_REGISTRY_LOCK = threading.Lock()
+
+
+def registry() -> JobRegistry:
+    """The process-wide registry (created on first use)."""
+    global _REGISTRY
+    with _REGISTRY_LOCK:
+        if _REGISTRY is None:
+            _REGISTRY = JobRegistry()
+        return _REGISTRY
+
+
+def reset_registry() -> None:
+    """Stop the worker and forget every job and result (tests)."""
+    global _REGISTRY
+    with _REGISTRY_LOCK:
+        old, _REGISTRY = _REGISTRY, None
+    if old is not None:
+        old.shutdown()
+
+
+# -- decompositions --------------------------------------------------------------------------
+
+_CACHES: dict[str, object] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def result_cache():
+    """The ResultCache of the current cache folder (REGIONPRIMS_CACHE or cache/), one per folder."""
+    from .cache import ResultCache, default_cache_dir
+    folder = str(default_cache_dir().resolve())
+    with _CACHES_LOCK:
+        cache = _CACHES.get(folder)
+        if cache is None:
+            cache = _CACHES[folder] = ResultCache(folder)
+        return cache
+
+
+def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) -> Job:
+    """Queue `pipeline.decompose(gen, spec)` (cached on disk) as a background job."""
+    from .pipeline import decompose, decomposition_key
+    key = decomposition_key(spec)
+    cache = result_cache()
+
+    def run(progress, cancel):
+        return decompose(gen, spec, cache=cache, progress=progress, cancel=cancel)
+
+    label = f"{spec.model} class {spec.class_id} seed {spec.seed} {spec.layout.name}"
+    return (reg or registry()).submit(key, run, owner, label)
+
+
+def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:
+    """A finished decomposition for `spec` without computing: from memory, else from the disk
+    cache (a damaged entry counts as absent). Returns (decomposition or None, key)."""
+    from .fileformat import from_bytes
+    from .pipeline import decomposition_key
+    reg = reg or registry()
+    key = decomposition_key(spec)
+    dec = reg.result(key)
+    if dec is not None:
+        return dec, key
+    cache = result_cache()
+    data = cache.get_bytes(key)
+    if data is None:
+        return None, key
+    try:
+        dec = from_bytes(data)
+    except Exception:   # noqa: BLE001 - unreadable entries are recomputed, never served
+        cache.delete(key)
+        return None, key
+    reg.remember(key, dec)
+    return dec, key

@@ -1,0 +1,83 @@
+"""Plotly figures of the explorer (data in, figure out; no Streamlit calls)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 3}}
+FONT = dict(size=14)
+ACCENT = "#d9480f"
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str, height: int = 340) -> go.Figure:
+    fig.update_layout(title=dict(text=title, font=dict(size=16)), xaxis_title=x, yaxis_title=y, height=height,
+                      margin=dict(l=60, r=20, t=50, b=50), font=FONT, uirevision="keep", showlegend=True,
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    return fig
+
+
+def buildup_curve(b, k: int | None = None) -> go.Figure:
+    """Players' PSNR (and MSE) against the number of components added in rank order."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=b.ks, y=b.player_psnr, mode="lines+markers", name="PSNR on players (dB)",
+                             line=dict(color=ACCENT, width=3)))
+    if k is not None:
+        fig.add_vline(x=k, line_dash="dot", line_color="grey")
+    return _layout(fig, "Build-up: error on the players against k", "k (components added, rank order)",
+                   "PSNR on players (dB)")
+
+
+def sparsity_curve(shares: Sequence[float], top: int = 20) -> go.Figure:
+    k = np.arange(1, len(shares) + 1)
+    fig = go.Figure(go.Scatter(x=k, y=shares, mode="lines", name="cumulative share of ||Δf_S||",
+                               line=dict(color=ACCENT, width=3)))
+    if len(shares) >= top:
+        fig.add_trace(go.Scatter(x=[top], y=[shares[top - 1]], mode="markers+text", name=f"top {top}",
+                                 text=[f"top {top}: {shares[top - 1]:.2f}"], textposition="bottom right",
+                                 marker=dict(size=10, color="black")))
+    fig.update_xaxes(type="log")
+    fig.update_yaxes(range=[0, 1.02])
+    return _layout(fig, "Sparsity: share of component strength in the top k", "k (log scale)", "share")
+
+
+def additivity_curve(ks: Sequence[int], errors: Sequence[float], top: int = 20) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=list(ks), y=list(errors), mode="lines+markers", name="additivity error",
+                               line=dict(color=ACCENT, width=3)))
+    fig.add_vline(x=top, line_dash="dot", line_color="grey", annotation_text=f"top {top}")
+    fig.update_xaxes(type="log")
+    return _layout(fig, "Additivity error with only the top-k components", "k (log scale)", "error (relative)")
+
+
+def leakage_bars(labels: Sequence[str], leakage: Sequence[float]) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(labels), y=list(leakage), marker_color=ACCENT, name="leakage"))
+    fig.update_yaxes(range=[0, 1])
+    fig.update_xaxes(tickangle=-45)
+    return _layout(fig, "Leakage: share of each component's pattern energy outside its regions",
+                   "component (rank order, region set)", "leakage", height=380)
+
+
+def overlap_heatmap(labels: Sequence[str], patches: Sequence[int], shares: np.ndarray,
+                    members: np.ndarray) -> go.Figure:
+    """Components (rows) × grid patches (columns): share of the component's leave-one-out
+    pattern energy in each patch; ● marks the patches of its own region set."""
+    text = np.where(members, "●", "")
+    fig = go.Figure(go.Heatmap(z=shares, x=[f"{p}" for p in patches], y=list(labels), colorscale="Magma",
+                               zmin=0, zmax=max(1e-9, float(shares.max())), text=text, texttemplate="%{text}",
+                               textfont=dict(color="#3ec1d3", size=13),
+                               colorbar=dict(title=dict(text="energy share")),
+                               hovertemplate="component %{y}<br>patch %{x}<br>share %{z:.3f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    height = 120 + 24 * len(labels)
+    fig = _layout(fig, "Where each component acts: pattern energy by patch (● = its own regions)",
+                  "grid patch", "component", height=height)
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def fit_by_size(sizes: Sequence[int], losses: Sequence[float]) -> go.Figure:
+    fig = go.Figure(go.Box(x=list(sizes), y=list(losses), marker_color=ACCENT, name="fit error"))
+    fig.update_yaxes(type="log")
+    return _layout(fig, "Fit error of u(S) on its regions, by subset size", "|S|", "masked MSE", height=320)

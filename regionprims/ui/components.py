@@ -1,0 +1,79 @@
+"""The Components page: a gallery of the salient components, filtered by region, and the
+component-by-region overlap heatmap."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..regions import subset_label
+from ..view import preset, row_patches
+from . import charts, resources, state
+from .state import Current
+
+PER_ROW = 4
+
+
+def _solo_in_mixer(row: int) -> None:
+    v = state.view()
+    state.set_view(type(v)(residual=v.residual, solo=frozenset({row})))
+
+
+def page(cur: Current) -> None:
+    st.title("Components")
+    if cur.error:
+        st.error(cur.error)
+        return
+    if cur.dec is None:
+        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        return
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    dec = mx.dec
+    lay = dec.spec.layout
+    c1, c2, c3 = st.columns([3, 2, 1.4], vertical_alignment="bottom")
+    regions = c1.multiselect("Filter by region (grid patches)", list(lay.players), key="comp_regions",
+                             placeholder="all components")
+    mode = c2.segmented_control("match", ["contains any", "contains all", "exactly"], default="contains any",
+                                key="comp_mode")
+    top = c3.number_input("salient components", 4, len(dec.ranking), value=min(24, len(dec.ranking)), step=4,
+                          key="comp_top")
+    ranked = list(dec.ranking)
+    if regions:
+        want = set(regions)
+
+        def keep(row: int) -> bool:
+            have = set(row_patches(row, lay.players))
+            if mode == "contains all":
+                return want <= have
+            if mode == "exactly":
+                return want == have
+            return bool(want & have)
+        ranked = [r for r in ranked if keep(r)]
+    shown = ranked[:int(top)]
+    rank_of = {r: i for i, r in enumerate(dec.ranking)}
+    st.caption(f"{len(ranked)} components match; showing the {len(shown)} strongest. Each card: the region set "
+               "on the grid | its regional pattern tail(f0 + Δf_S) − tail(f0) (grey = no change).")
+    if not shown:
+        return
+    leak = mx.leakage(shown)
+    total = mx.total_strength
+    for start in range(0, len(shown), PER_ROW):
+        cols = st.columns(PER_ROW, gap="medium")
+        for col, i in zip(cols, range(start, min(start + PER_ROW, len(shown)))):
+            row = shown[i]
+            with col.container(border=True):
+                st.image(mx.card(row), width="stretch")
+                st.markdown(f"**#{rank_of[row] + 1} {subset_label(row, lay.players)}**  \n"
+                            f"{100 * float(mx.norms[row]) / total:.1f} % of strength · leakage {leak[i]:.2f}")
+                st.button("Solo in mixer", key=f"solo_mixer_{row}", on_click=_solo_in_mixer, args=(row,),
+                          help="Hear this component alone on the Explore page.")
+
+    st.subheader("Overlap: components × regions")
+    heat_rows = shown[:min(len(shown), 32)]
+    shares = mx.patch_energy(heat_rows)
+    members = np.zeros_like(shares, dtype=bool)
+    for i, row in enumerate(heat_rows):
+        for p in row_patches(row, lay.players):
+            members[i, p] = True
+    labels = [f"#{rank_of[r] + 1} {subset_label(r, lay.players)}" for r in heat_rows]
+    st.plotly_chart(charts.overlap_heatmap(labels, list(range(lay.rows * lay.cols)), shares, members),
+                    key="overlap", config=charts.CONFIG)

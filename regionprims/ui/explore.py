@@ -1,0 +1,211 @@
+"""The Explore page: players on the grid, then original | baseline | current mix | difference,
+the ranked components with their mixer controls (in a fragment, so a slider re-renders only
+the image area), presets, live metrics, and the build-up."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ..regions import MAX_PLAYERS, parse_layout, subset_label
+from ..view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset, row_patches
+from . import charts, resources, state
+from .state import Current
+
+TOP_CHOICES = (8, 12, 16, 24, 32, 48)
+CARDS_PER_ROW = 4
+
+
+# ---------------------------------------------------------------------------------- players
+
+def _toggle_patch(patch: int, chosen: tuple[int, ...]) -> None:
+    now = set(chosen)
+    now ^= {patch}
+    st.session_state[state.PLAYERS] = tuple(sorted(now))
+
+
+def _set_players(value) -> None:
+    st.session_state[state.PLAYERS] = value
+
+
+def players_picker(cur: Current) -> None:
+    """The image with its grid, and one toggle button per patch (click to add/remove a player)."""
+    app = cur.app
+    lay_default = parse_layout(app.layout, None, force=True)
+    chosen = cur.spec.layout.players if cur.spec is not None else (app.players or lay_default.players)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        if cur.gen is not None:
+            try:
+                png = resources.preview(cur.gen.identity, app.model, app.class_id, app.seed, app.truncation,
+                                        app.layout, tuple(chosen) or None, _gen=cur.gen)
+                st.image(png, caption="Generated image x: grid patches numbered, players bright", width=360)
+            except Exception as exc:  # noqa: BLE001 - bad input is reported in the sidebar
+                st.caption(str(exc))
+    with right:
+        st.markdown(f"**Players** — {len(chosen)} of {lay_default.rows * lay_default.cols} patches "
+                    f"({2 ** len(chosen)} subsets; at most {MAX_PLAYERS} players)")
+        for r in range(lay_default.rows):
+            cols = st.columns(lay_default.cols, gap="small")
+            for c in range(lay_default.cols):
+                p = r * lay_default.cols + c
+                on = p in chosen
+                cols[c].button(f"{p}", key=f"patch_{p}", type="primary" if on else "secondary",
+                               on_click=_toggle_patch, args=(p, tuple(chosen)), width="stretch",
+                               help=f"patch {p}: {'player — click to remove' if on else 'click to add'}")
+        b1, b2 = st.columns(2)
+        b1.button("Default players", on_click=_set_players, args=(None,), key="players_default", width="stretch")
+        if app.layout != "paper":
+            b2.button("All patches", on_click=_set_players, args=(tuple(lay_default.players),),
+                      key="players_all", width="stretch")
+
+
+# ---------------------------------------------------------------------------------- mixer
+
+def _set_weight(row: int) -> None:
+    state.set_view(state.view().with_weight(row, st.session_state[f"w_{row}"]))
+
+
+def _set_on(row: int) -> None:
+    state.set_view(state.view().with_on(row, st.session_state[f"on_{row}"]))
+
+
+def _set_solo(row: int) -> None:
+    state.set_view(state.view().with_solo(row, st.session_state[f"solo_{row}"]))
+
+
+def _set_residual() -> None:
+    state.set_view(state.view().with_residual(st.session_state["w_residual"]))
+
+
+def _apply_preset(name: str, n: int, ranking: list[int]) -> None:
+    ss = st.session_state
+    state.set_view(preset(state.view(), name, n, ranking, k=int(ss.get("preset_k", 20)),
+                          region=int(ss.get("preset_region", 0))))
+
+
+@st.fragment
+def mixer(cur: Current) -> None:
+    """Everything that changes with the mixer's controls. Interacting with a control inside
+    reruns only this function."""
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    dec = mx.dec
+    lay = dec.spec.layout
+    view = state.view()
+    frame = mx.frame(view)
+    mix_png, diff_png = mx.frame_pngs(frame)
+
+    cols = st.columns(4, gap="small")
+    cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch")
+    cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch")
+    cols[2].image(mix_png, caption="current mix", width="stretch")
+    cols[3].image(diff_png, caption=f"|mix − x|, black 0 → white ≥ {DIFF_VMAX:g}", width="stretch")
+
+    m = frame.metrics
+    mc = st.columns(5)
+    mc[0].metric("PSNR on players", f"{m['player_psnr']:.1f} dB",
+                 help="PSNR of the current mix against x on the players' pixels (100 dB = identical).")
+    mc[1].metric("PSNR, whole image", f"{m['image_psnr']:.1f} dB")
+    mc[2].metric("Components on", f"{m['components_on']} / {m['components']}")
+    mc[3].metric("Strength on", f"{100 * m['strength_on']:.1f} %",
+                 help="Share of the summed component norms ||Δf_S|| that is switched on.")
+    mc[4].metric("Additivity error", f"{m['additivity_error']:.3f}",
+                 help="Mean over T of ||f0 + Σ_{S∩T≠∅} w_S Δf_S − u(T)|| / ||u(T) − f0|| for the "
+                      "current weights (0 with every component at weight 1).")
+
+    ranking = list(dec.ranking)
+    with st.container(border=True):
+        p = st.columns([1.1, 1.1, 1.2, 1.0, 1.6, 1.3, 1.7, 2.2], vertical_alignment="bottom")
+        p[0].button("All", on_click=_apply_preset, args=("all", dec.n, ranking), key="preset_all", width="stretch")
+        p[1].button("None", on_click=_apply_preset, args=("none", dec.n, ranking), key="preset_none",
+                    width="stretch")
+        p[2].button("Top k", on_click=_apply_preset, args=("top-k", dec.n, ranking), key="preset_topk",
+                    width="stretch")
+        p[3].number_input("k", 1, len(ranking), value=min(20, len(ranking)), key="preset_k")
+        p[4].selectbox("region i", range(dec.n), key="preset_region",
+                       format_func=lambda j: f"patch {lay.players[j]}")
+        p[5].button("Only i", on_click=_apply_preset, args=("only-region", dec.n, ranking), key="preset_only",
+                    width="stretch", help="Components whose region set contains region i: they rebuild u({i}).")
+        p[6].button("All but i", on_click=_apply_preset, args=("but-region", dec.n, ranking), key="preset_but",
+                    width="stretch", help="Every component whose region set does not contain region i.")
+        st.session_state["w_residual"] = view.residual
+        p[7].slider("residual r weight", R_MIN, R_MAX, step=0.05, key="w_residual", on_change=_set_residual,
+                    help="Weight of the residual r = f − u(N), the part the players do not need.")
+
+    top = st.session_state.get("show_top", 12)
+    h1, h2 = st.columns([5, 1], vertical_alignment="bottom")
+    h1.markdown(f"**Components, strongest first** ({len(ranking)} in all; region set on the grid | "
+                "its regional pattern tail(f0 + Δf_S) − tail(f0), grey = no change)")
+    h2.selectbox("show", TOP_CHOICES, index=TOP_CHOICES.index(top) if top in TOP_CHOICES else 1, key="show_top")
+    total = mx.total_strength
+    for start in range(0, min(top, len(ranking)), CARDS_PER_ROW):
+        cols = st.columns(CARDS_PER_ROW, gap="medium")
+        for col, rank in zip(cols, range(start, min(start + CARDS_PER_ROW, top, len(ranking)))):
+            row = ranking[rank]
+            with col.container(border=True):
+                _component_controls(mx, view, rank, row, total)
+    state.sync_url()
+
+
+def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
+    lay = mx.dec.spec.layout
+    ss = st.session_state
+    share = float(mx.norms[row]) / total if total > 0 else 0.0
+    st.image(mx.card(row), width="stretch")
+    st.markdown(f"**#{rank + 1} {subset_label(row, lay.players)}** · {100 * share:.1f} % of strength")
+    ss[f"on_{row}"] = view.is_on(row)
+    ss[f"solo_{row}"] = row in view.solo
+    ss[f"w_{row}"] = view.weight(row)
+    a, b = st.columns(2)
+    a.checkbox("on", key=f"on_{row}", on_change=_set_on, args=(row,), help="Untick to mute this component.")
+    b.checkbox("solo", key=f"solo_{row}", on_change=_set_solo, args=(row,),
+               help="While any component is soloed, only soloed components play.")
+    st.slider("weight", W_MIN, W_MAX, step=0.05, key=f"w_{row}", on_change=_set_weight, args=(row,),
+              label_visibility="collapsed")
+
+
+# ---------------------------------------------------------------------------------- build-up
+
+@st.fragment
+def buildup(cur: Current) -> None:
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    with_res = c1.toggle("add the residual r to every frame", key="buildup_residual",
+                         help="With the residual, the last frame with every component is x itself.")
+    k_max = min(20, len(mx.dec.ranking))
+    b = mx.buildup(k_max, with_res)
+    k = c2.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
+    left, right = st.columns([1, 2], gap="large")
+    from ..view import grid_overlay, png_bytes, scale_for, upscale
+    from ..render import to_rgb
+    lay = mx.dec.spec.layout
+    f = scale_for(mx.dec.image.shape[-1])
+    frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)
+    left.image(png_bytes(frame), caption=f"f0 + top {k} components{' + r' if with_res else ''}: "
+                                         f"{b.player_psnr[k]:.1f} dB on the players", width="stretch")
+    right.plotly_chart(charts.buildup_curve(b, k), key="buildup_chart", config=charts.CONFIG)
+    strip = [k_ for k_ in (0, 1, 2, 3, 5, 8, 12, 16, 20) if k_ <= k_max]
+    cols = st.columns(len(strip))
+    fs = scale_for(mx.dec.image.shape[-1], 128)
+    for col, k_ in zip(cols, strip):
+        col.image(png_bytes(upscale(to_rgb(b.images[k_]), fs)), caption=f"k={k_}", width="stretch")
+
+
+def page(cur: Current) -> None:
+    """The Explore page body."""
+    app = cur.app
+    names = cur.gen.class_names if cur.gen is not None else ()
+    title = f"{names[app.class_id]} · seed {app.seed}" if names and app.class_id < len(names) else "Explore"
+    st.title(title)
+    if cur.error:
+        st.error(cur.error)
+    with st.expander("Players: click patches on the grid", expanded=cur.dec is None):
+        players_picker(cur)
+    if cur.dec is None:
+        if cur.error is None:
+            st.info("Press **Decompose** in the sidebar to split this image into its regional components. "
+                    "The decomposition runs in the background; a cached result opens at once.")
+        return
+    tab_mix, tab_build = st.tabs(["Mixer", "Build-up"])
+    with tab_mix:
+        mixer(cur)
+    with tab_build:
+        buildup(cur)

@@ -1,0 +1,66 @@
+"""The Export page: slide-ready panels (PNG, SVG, PDF, PowerPoint), the decomposition file and
+the build-up GIF, built by regionprims.export for the current mix, as download buttons."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import resources, state
+from .state import Current
+
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
+        "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "safetensors": "application/octet-stream", "gif": "image/gif"}
+
+
+def page(cur: Current) -> None:
+    st.title("Export")
+    if cur.error:
+        st.error(cur.error)
+        return
+    if cur.dec is None:
+        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        return
+    try:
+        from .. import export as ex
+    except ImportError:
+        st.warning("Exports are not available in this installation (regionprims.export is missing).")
+        return
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    gen, dec = cur.gen, mx.dec
+    view = state.view()
+    weights = view.effective(dec.components.shape[0])
+    residual = view.residual
+    c1, c2 = st.columns([1, 3])
+    top_k = c1.slider("components on the panel", 1, min(12, len(dec.ranking)), value=min(6, len(dec.ranking)),
+                      key="export_top")
+    c2.markdown("The panel shows the original, the baseline, the **current mix** from the Explore page "
+                "(its weights) and the strongest components with their regions, with a provenance caption.")
+    try:
+        caption = ex.provenance_caption(dec)
+    except Exception as exc:  # noqa: BLE001
+        caption = f"(no caption: {exc})"
+    st.caption(caption)
+    try:
+        preview = ex.panel_bytes(gen, dec, "png", weights=weights, residual_weight=residual, top_k=top_k)
+        st.image(preview, caption="panel preview", width="stretch")
+    except Exception as exc:  # noqa: BLE001 - show one line, never a traceback
+        st.error(f"cannot build the panel: {exc}")
+        return
+
+    def panel(fmt: str):
+        return lambda: ex.panel_bytes(gen, dec, fmt, weights=weights, residual_weight=residual, top_k=top_k)
+
+    cols = st.columns(3)
+    buttons = [
+        ("Panel (PNG)", "png", lambda: preview),
+        ("Panel (SVG)", "svg", panel("svg")),
+        ("Panel (PDF)", "pdf", panel("pdf")),
+        ("Slide (PowerPoint)", "pptx",
+         lambda: ex.panel_pptx(gen, dec, weights=weights, residual_weight=residual, top_k=top_k)),
+        ("Decomposition file", "safetensors", lambda: ex.decomposition_bytes(dec)),
+        ("Build-up (GIF)", "gif", lambda: ex.buildup_gif(gen, dec, k_max=20)),
+    ]
+    for i, (label, ext, data) in enumerate(buttons):
+        cols[i % 3].download_button(label, data=data, file_name=ex.suggested_filename(dec, ext), mime=MIME[ext],
+                                    on_click="ignore", key=f"dl_{ext}", icon=":material/download:",
+                                    width="stretch")

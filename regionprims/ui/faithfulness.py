@@ -1,0 +1,89 @@
+"""The Faithfulness page: every metric of DESIGN §2 for this decomposition, with plots, and the
+ground-truth scores of the demo generator."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import streamlit as st
+
+from .. import metrics as M
+from ..regions import subset_label
+from . import charts, resources
+from .state import Current
+
+METRICS = [
+    ("residual_ratio", "Residual ratio", "‖f − u(N)‖ / ‖f − f0‖: the part of the feature the players leave "
+                                          "unexplained", "low"),
+    ("fit_psnr", "Fit PSNR (dB)", "PSNR of tail(u(N)) against x on the players' pixels", "high"),
+    ("fit_error_mean", "Fit error (mean)", "mean over S of the masked MSE of tail(u(S)) against x on M_S", "low"),
+    ("additivity_error_top20", "Additivity error, top 20", "mean over T of ‖f0 + Σ_{S∈top20, S∩T≠∅} Δf_S − u(T)‖ "
+                                                          "/ ‖u(T) − f0‖", "low"),
+    ("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low"),
+    ("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high"),
+]
+GT_HELP = {
+    "gt_": "Scored against the demo generator's known scene objects (see docs/method.md).",
+}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if math.isnan(v):
+            return "n/a"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def page(cur: Current) -> None:
+    st.title("Faithfulness")
+    if cur.error:
+        st.error(cur.error)
+        return
+    if cur.dec is None:
+        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        return
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    dec = mx.dec
+    lay = dec.spec.layout
+    m = dec.metrics
+
+    cols = st.columns(len(METRICS))
+    for col, (key, label, definition, good) in zip(cols, METRICS):
+        col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.")
+    st.caption("Transfer (top-20 of one image among the top-100 of another) needs two decompositions: "
+               "`regionprims batch` reports it.")
+    st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
+              "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
+
+    left, right = st.columns(2, gap="large")
+    shares = M.sparsity_curve(mx.norms, dec.ranking)
+    left.plotly_chart(charts.sparsity_curve(shares, M.TOP), key="sparsity", config=charts.CONFIG)
+    n_comp = len(dec.ranking)
+    ks = sorted({k for k in np.unique(np.geomspace(1, n_comp, num=min(24, n_comp)).round().astype(int))})
+    right.plotly_chart(charts.additivity_curve(ks, mx.additivity_curve(ks), M.TOP), key="additivity",
+                       config=charts.CONFIG)
+
+    left, right = st.columns(2, gap="large")
+    top = list(dec.ranking[:M.TOP])
+    leak = mx.leakage(top)
+    labels = [f"{i + 1}. {subset_label(r, lay.players)}" for i, r in enumerate(top)]
+    left.plotly_chart(charts.leakage_bars(labels, leak), key="leakage", config=charts.CONFIG)
+    sizes = dec.subsets[1:].sum(1).tolist()
+    right.plotly_chart(charts.fit_by_size(sizes, dec.fit_loss[1:].clamp_min(1e-12).tolist()), key="fit",
+                       config=charts.CONFIG)
+
+    gt = {k: v for k, v in m.items() if k.startswith("gt_")}
+    st.subheader("Ground truth (demo generator)")
+    if gt:
+        st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
+                   "compare the components with them.")
+        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()]})
+    else:
+        st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
+    info = dec.info
+    with st.expander("Run details"):
+        st.json({"spec": {"model": dec.spec.model, "class": dec.spec.class_id, "seed": dec.spec.seed,
+                          "truncation": dec.spec.truncation, "split": dec.spec.split, "layout": lay.name,
+                          "players": list(lay.players)},
+                 "info": info}, expanded=False)

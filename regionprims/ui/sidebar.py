@@ -1,0 +1,170 @@
+"""The shared sidebar: choose model, class, seed, truncation, split, layout (players are clicked
+on the Explore page), start/cancel the decomposition job, and find out whether a result exists."""
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+
+from .. import jobs
+from ..errors import UserError
+from ..pipeline import MAX_SEED, decomposition_key
+from ..view import model_class_names, model_defaults
+from . import resources, state
+from .state import Current
+
+POLL_SECONDS = 0.5
+
+
+def _on_model() -> None:
+    ss = st.session_state
+    t_def, s_def, _ = model_defaults(ss[state.MODEL])
+    n_classes = len(model_class_names(ss[state.MODEL]))
+    if ss.get(state.CLASS, 0) >= n_classes:
+        ss[state.CLASS] = 0
+    ss[state.TRUNC] = float(t_def)
+    ss[state.SPLIT] = s_def
+    ss[state.PLAYERS] = None if ss.get(state.LAYOUT) == "paper" else ss.get(state.PLAYERS)
+
+
+def _on_layout() -> None:
+    st.session_state[state.PLAYERS] = None
+
+
+def _dice() -> None:
+    st.session_state[state.SEED] = random.randrange(0, 100_000)
+
+
+def _model_label(info: dict) -> str:
+    if info["name"] == "demo":
+        return f"demo — {info['image_size']} px, {info['classes']} classes (bundled)"
+    mark = "weights present" if info["weights_present"] else "weights missing"
+    return f"{info['name']} — {info['image_size']} px ({mark})"
+
+
+def choose() -> None:
+    """The selection widgets (values restored from the URL on the first run by state.init)."""
+    ss = st.session_state
+    infos = {m["name"]: m for m in resources.models()}
+    st.selectbox("Model", list(infos), key=state.MODEL, on_change=_on_model,
+                 format_func=lambda n: _model_label(infos[n]),
+                 help="The demo generator ships with regionprims and runs on a CPU. BigGAN-deep needs "
+                      "its weights (see the note below when they are missing).")
+    info = infos[ss[state.MODEL]]
+    if not info["weights_present"]:
+        from ..models.registry import how_to_get_weights
+        st.caption(f":orange[Weights not found.] {how_to_get_weights(info['name'])}")
+    names = model_class_names(ss[state.MODEL])
+    st.selectbox("Class", range(len(names)), key=state.CLASS, format_func=lambda i: f"{names[i]} ({i})",
+                 help="Type to search by name.")
+    c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
+    c1.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=state.SEED)
+    c2.button("", icon=":material/casino:", on_click=_dice, help="A random seed", key="dice")
+    t_def, s_def, splits = model_defaults(ss[state.MODEL])
+    st.slider("Truncation", 0.02, 1.0, step=0.02, key=state.TRUNC,
+              help=f"Scales the latent code (default {t_def:g} for this model).")
+    if ss.get(state.SPLIT) not in splits:
+        ss[state.SPLIT] = s_def
+    st.selectbox("Split point", splits, key=state.SPLIT,
+                 help="The generator block whose output feature is decomposed.")
+    layouts = list(state.LAYOUTS)
+    if ss.get(state.LAYOUT) not in layouts:
+        layouts.append(ss[state.LAYOUT])
+    st.selectbox("Layout", layouts, key=state.LAYOUT, on_change=_on_layout,
+                 help="RxC: a grid whose cells are the players (click patches on the Explore page to "
+                      "change them). paper: a 6x6 grid with 9 foreground players.")
+    with st.expander("Optimisation settings"):
+        st.number_input("Steps per subset (most)", 1, 2000, step=5, key=state.STEPS,
+                        help="Adam steps for each minimal feature u(S); stops earlier at convergence.")
+        st.number_input("Baseline codes M", 1, 4096, step=8, key=state.CODES,
+                        help="Latent codes averaged for the baseline feature f0.")
+
+
+def build_current() -> Current:
+    """Generator, validated spec and (if finished or cached) the decomposition of the current
+    selection. Bad input ends in `error` (one line), never an exception."""
+    app = state.app_state()
+    cur = Current(app=app)
+    try:
+        gen = resources.generator(app.model)
+        cur.gen = gen
+        cur.spec = resources.spec(gen.identity, app.model, app.class_id, app.seed, app.truncation, app.split,
+                                  app.layout, app.players, state.settings().steps,
+                                  state.settings().baseline_codes, _gen=gen)
+    except UserError as exc:
+        cur.error = str(exc)
+        return cur
+    cur.key = decomposition_key(cur.spec)
+    state.adopt_view(cur.key)
+    cur.dec, _ = jobs.lookup(cur.spec)
+    cur.job = jobs.registry().get(cur.key)
+    return cur
+
+
+def _start(cur: Current) -> None:
+    jobs.submit_decomposition(cur.gen, cur.spec, state.owner())
+
+
+def _cancel(key: str) -> None:
+    jobs.registry().cancel(key, state.owner())
+
+
+def _fmt_seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def job_panel(cur: Current) -> None:
+    """Decompose button, or the running job's progress (polled), or the finished state."""
+    if cur.error:
+        st.error(cur.error)
+        return
+    if cur.dec is not None:
+        t = cur.dec.info.get("timings", {})
+        total = sum(t.values()) if t else None
+        st.success(f"Decomposed: {cur.dec.subsets.shape[0]} subsets"
+                   + (f", computed in {_fmt_seconds(total)}" if total else ""), icon=":material/check_circle:")
+        return
+    job = cur.job
+    if job is not None and job.active:
+        _progress_fragment(cur.key)
+        return
+    if job is not None and job.state == jobs.ERROR:
+        st.error(job.error)
+    elif job is not None and job.state == jobs.CANCELLED:
+        st.info("The decomposition was cancelled.")
+    n = cur.spec.layout.n
+    st.button(f"Decompose ({2 ** n} subsets)", type="primary", on_click=_start, args=(cur,),
+              key="decompose", width="stretch")
+    st.caption(f"Runs in the background on {cur.gen.device}; the page stays usable.")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _progress_fragment(key: str) -> None:
+    job = jobs.registry().get(key)
+    if job is None or not job.active:
+        st.rerun()                      # finished: show the result on the whole page
+        return
+    text = job.message if job.state == jobs.RUNNING else "queued (another decomposition is running)"
+    eta = job.eta_seconds()
+    detail = f"{_fmt_seconds(job.elapsed())} elapsed" + (f", about {_fmt_seconds(eta)} left" if eta else "")
+    st.progress(job.fraction, text=f"{text} — {detail}")
+    st.button("Cancel", on_click=_cancel, args=(key,), key="cancel", icon=":material/stop:")
+
+
+def render() -> Current:
+    """Draw the sidebar; return the current selection for the page."""
+    with st.sidebar:
+        choose()
+        cur = build_current()
+        ss = st.session_state
+        if (ss.get(state.FROM_URL) and not ss.get(state.AUTO_STARTED) and cur.dec is None
+                and cur.error is None and (cur.job is None or not cur.job.active)):
+            ss[state.AUTO_STARTED] = True       # a shared link: compute what it shows
+            _start(cur)
+            cur.job = jobs.registry().get(cur.key)
+        st.divider()
+        job_panel(cur)
+        if cur.gen is not None:
+            st.caption(f"Device: {cur.gen.device} · cache: {jobs.result_cache().directory}")
+    state.set_current(cur)
+    return cur

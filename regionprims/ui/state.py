@@ -1,0 +1,139 @@
+"""Session state of one browser tab: the keys, the first-run restore from the URL, writing the
+state back to the URL, and the current selection shared by all pages."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ..specs import OptimSettings
+from ..view import AppState, ViewState, decode_state, encode_state, model_defaults
+
+# widget keys (the sidebar's widgets live on every page, so their values persist)
+MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (
+    "model", "cls", "seed", "trunc", "split", "layout", "steps", "codes")
+PLAYERS = "players"            # tuple of patches, or None for the layout's default
+VIEW = "view"                  # ViewState of the mixer
+VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING: the URL's)
+URL_ERRORS = "url_errors"
+FROM_URL = "from_url"          # the session was opened with state in its URL
+AUTO_STARTED = "auto_started"
+OWNER = "owner"
+CURRENT = "current"
+PENDING = "<from-url>"
+_INIT = "_initialised"
+
+LAYOUTS = ("3x3", "2x2", "2x3", "3x4", "paper")
+DEFAULTS = OptimSettings()
+
+
+@dataclass
+class Current:
+    """What every page of this run works on (built by the sidebar)."""
+
+    app: AppState
+    gen: object = None
+    spec: object = None
+    key: str | None = None
+    dec: object = None
+    error: str | None = None
+    job: object = None
+
+
+def init() -> None:
+    """First run of a session: restore the state from the URL (reporting malformed values)."""
+    ss = st.session_state
+    if ss.get(_INIT):
+        return
+    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    app, errors = decode_state(params)
+    ss[URL_ERRORS] = errors
+    ss[FROM_URL] = any(k not in ("embed", "embed_options") for k in params)
+    load(app)
+    ss[OWNER] = uuid.uuid4().hex
+    ss[_INIT] = True
+
+
+def load(app: AppState) -> None:
+    """Put an AppState into the widgets' session state (before they are drawn)."""
+    ss = st.session_state
+    t_def, s_def, _ = model_defaults(app.model)
+    ss[MODEL] = app.model
+    ss[CLASS] = app.class_id
+    ss[SEED] = app.seed
+    ss[TRUNC] = float(app.truncation if app.truncation is not None else t_def)
+    ss[SPLIT] = app.split or s_def
+    ss[LAYOUT] = app.layout
+    ss[PLAYERS] = app.players
+    ss[STEPS] = app.steps or DEFAULTS.steps
+    ss[CODES] = app.codes or DEFAULTS.baseline_codes
+    ss[VIEW] = app.view
+    ss[VIEW_FOR] = PENDING
+
+
+def app_state() -> AppState:
+    """The AppState of the widgets now (None wherever the value is the default)."""
+    ss = st.session_state
+    model = ss.get(MODEL, "demo")
+    t_def, s_def, _ = model_defaults(model)
+    trunc = float(ss.get(TRUNC, t_def))
+    steps, codes = int(ss.get(STEPS, DEFAULTS.steps)), int(ss.get(CODES, DEFAULTS.baseline_codes))
+    return AppState(model=model, class_id=int(ss.get(CLASS, 0)), seed=int(ss.get(SEED, 0)),
+                    truncation=None if abs(trunc - t_def) < 1e-9 else trunc,
+                    split=None if ss.get(SPLIT, s_def) == s_def else ss.get(SPLIT),
+                    layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS),
+                    steps=None if steps == DEFAULTS.steps else steps,
+                    codes=None if codes == DEFAULTS.baseline_codes else codes,
+                    view=view())
+
+
+def settings() -> OptimSettings:
+    ss = st.session_state
+    return OptimSettings(steps=int(ss.get(STEPS, DEFAULTS.steps)),
+                         baseline_codes=int(ss.get(CODES, DEFAULTS.baseline_codes)))
+
+
+def view() -> ViewState:
+    return st.session_state.get(VIEW) or ViewState()
+
+
+def set_view(v: ViewState) -> None:
+    st.session_state[VIEW] = v
+
+
+def adopt_view(key: str | None) -> None:
+    """The mixer's weights belong to one decomposition: keep them for the decomposition the
+    URL described, reset them when the user moves to another one."""
+    ss = st.session_state
+    if key is None:
+        return
+    if ss.get(VIEW_FOR) == PENDING:
+        ss[VIEW_FOR] = key
+    elif ss.get(VIEW_FOR) != key:
+        ss[VIEW_FOR] = key
+        ss[VIEW] = ViewState(residual=view().residual)
+
+
+def sync_url() -> None:
+    """Write the state into the URL (only values that differ from the defaults)."""
+    wanted = encode_state(app_state())
+    have = {k: st.query_params.get(k) for k in st.query_params.keys() if k not in ("embed", "embed_options")}
+    if have != wanted:
+        for k in list(have):
+            if k not in wanted:
+                del st.query_params[k]
+        st.query_params.update(wanted)
+
+
+def set_current(cur: Current) -> None:
+    st.session_state[CURRENT] = cur
+
+
+def current() -> Current:
+    cur = st.session_state.get(CURRENT)
+    return cur if cur is not None else Current(app=app_state())
+
+
+def owner() -> str:
+    return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
