@@ -186,7 +186,7 @@ class Mixer:
         self._den = (u[1:] - u[0]).norm(dim=1).clamp_min(M.EPS).numpy()
 
     def additivity(self, w: torch.Tensor) -> float:
-        """Mean over T ≠ ∅ of ||f0 + sum_{S∩T≠∅} w_S Df_S - u(T)|| / ||u(T) - f0||. With 0/1
+        r"""Mean over T ≠ ∅ of ||f0 + sum_{S∩T≠∅} w_S Df_S - u(T)|| / ||u(T) - f0||. With 0/1
         weights this is metrics.additivity_error of the kept set. Exact and fast: the OR
         reconstruction is an identity, so the error of T is the norm of
         sum_{S∩T≠∅} (1 - w_S) Df_S, a quadratic form in the Gram matrix G of the components;
