@@ -35,7 +35,7 @@ from ..scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
 from .base import SplitContext
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "demo_generator.safetensors"
-WEIGHTS_SHA256 = ""   # set when the trained weights are committed
+WEIGHTS_SHA256 = "09ca8879a52d110f3466a968450d96062233832238b5549733f3140ed062dd79"
 
 DEFAULT_CONFIG: dict = {
     "z_dim": Z_DIM,
@@ -337,3 +337,24 @@ def load_demo(device: torch.device | str | None = None, path: Path | str | None 
                         f"{expected[:16]}...): the file is corrupt or was replaced; restore it from git")
     net, _ = net_from_file(p)
     return DemoGenerator(net, digest, device=device)
+
+
+def measure_tail_cost(gen: DemoGenerator, batch: int = 512, repeats: int = 5,
+                      split: str | None = None) -> dict:
+    """Seconds for one forward+backward (gradient w.r.t. the feature, as the decomposition
+    uses it) of the tail on a batch of features; the median and the best of `repeats`."""
+    import statistics
+    import time
+
+    split = split or gen.default_split
+    z = gen.sample_z(0, 1.0, 1)
+    f, ctx = gen.head(z, 0, 1.0, split)
+    times = []
+    for _ in range(repeats + 1):
+        feats = (f.detach().expand(batch, -1, -1, -1) + 0.01).requires_grad_(True)
+        t0 = time.perf_counter()
+        gen.tail(feats, ctx).square().mean().backward()
+        times.append(time.perf_counter() - t0)
+    times = times[1:]   # the first call warms up the allocator
+    return {"split": split, "batch": batch, "median_s": statistics.median(times), "best_s": min(times),
+            "threads": torch.get_num_threads()}
