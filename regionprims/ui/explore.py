@@ -37,7 +37,7 @@ def players_picker(cur: Current) -> None:
             try:
                 png = resources.preview(cur.gen.identity, app.model, app.class_id, app.seed, app.truncation,
                                         app.layout, tuple(chosen) or None, _gen=cur.gen)
-                st.image(png, caption="Generated image x: grid patches numbered, players bright", width=360)
+                st.image(png, caption="Generated image x: grid patches numbered, players bright", width=360, output_format="PNG")
             except Exception as exc:  # noqa: BLE001 - bad input is reported in the sidebar
                 st.caption(str(exc))
     with right:
@@ -94,10 +94,10 @@ def mixer(cur: Current) -> None:
     mix_png, diff_png = mx.frame_pngs(frame)
 
     cols = st.columns(4, gap="small")
-    cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch")
-    cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch")
-    cols[2].image(mix_png, caption="current mix", width="stretch")
-    cols[3].image(diff_png, caption=f"|mix − x|, black 0 → white ≥ {DIFF_VMAX:g}", width="stretch")
+    cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
+    cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
+    cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
+    cols[3].image(diff_png, caption=f"|mix − x|, black 0 → white ≥ {DIFF_VMAX:g}", width="stretch", output_format="PNG")
 
     m = frame.metrics
     mc = st.columns(5)
@@ -149,7 +149,7 @@ def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
     lay = mx.dec.spec.layout
     ss = st.session_state
     share = float(mx.norms[row]) / total if total > 0 else 0.0
-    st.image(mx.card(row), width="stretch")
+    st.image(mx.card(row), width="stretch", output_format="PNG")
     st.markdown(f"**#{rank + 1} {subset_label(row, lay.players)}** · {100 * share:.1f} % of strength")
     ss[f"on_{row}"] = view.is_on(row)
     ss[f"solo_{row}"] = row in view.solo
@@ -180,13 +180,13 @@ def buildup(cur: Current) -> None:
     f = scale_for(mx.dec.image.shape[-1])
     frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)
     left.image(png_bytes(frame), caption=f"f0 + top {k} components{' + r' if with_res else ''}: "
-                                         f"{b.player_psnr[k]:.1f} dB on the players", width="stretch")
+                                         f"{b.player_psnr[k]:.1f} dB on the players", width="stretch", output_format="PNG")
     right.plotly_chart(charts.buildup_curve(b, k), key="buildup_chart", config=charts.CONFIG)
     strip = [k_ for k_ in (0, 1, 2, 3, 5, 8, 12, 16, 20) if k_ <= k_max]
     cols = st.columns(len(strip))
     fs = scale_for(mx.dec.image.shape[-1], 128)
     for col, k_ in zip(cols, strip):
-        col.image(png_bytes(upscale(to_rgb(b.images[k_]), fs)), caption=f"k={k_}", width="stretch")
+        col.image(png_bytes(upscale(to_rgb(b.images[k_]), fs)), caption=f"k={k_}", width="stretch", output_format="PNG")
 
 
 def page(cur: Current) -> None:

@@ -42,7 +42,7 @@ def page(cur: Current) -> None:
     st.caption(caption)
     try:
         preview = ex.panel_bytes(gen, dec, "png", weights=weights, residual_weight=residual, top_k=top_k)
-        st.image(preview, caption="panel preview", width="stretch")
+        st.image(preview, caption="panel preview", width="stretch", output_format="PNG")
     except Exception as exc:  # noqa: BLE001 - show one line, never a traceback
         st.error(f"cannot build the panel: {exc}")
         return

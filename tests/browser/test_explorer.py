@@ -1,0 +1,142 @@
+"""End to end in Chromium: decompose the demo image, move a slider and see the image change,
+open a shared URL and find the exact view, download exports, and save a screenshot of every
+page to test-results/ (the good ones are copied to docs/img/explorer_*.png by hand)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+RESULTS = Path(__file__).resolve().parents[2] / "test-results"
+
+SMALL = "layout=2x2&steps=3&codes=4"
+
+
+def idle(page: Page, timeout: float = 90_000) -> None:
+    """Wait until the app is connected and no script or fragment run is in progress."""
+    page.locator("[data-testid='stApp'][data-test-connection-state='CONNECTED']").wait_for(
+        state="attached", timeout=timeout)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout)
+
+
+def image(page: Page, caption: str):
+    return page.locator("[data-testid='stImage']").filter(has_text=caption).locator("img").first
+
+
+def metric(page: Page, label: str) -> str:
+    box = page.locator("[data-testid='stMetric']").filter(has_text=label).first
+    return box.locator("[data-testid='stMetricValue']").inner_text()
+
+
+def wait_for_mixer(page: Page, timeout: float = 120_000) -> None:
+    expect(image(page, "current mix")).to_be_visible(timeout=timeout)
+    idle(page)
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(RESULTS / f"explorer_{name}.png"), full_page=True)
+
+
+def set_number(page: Page, label: str, value: int) -> None:
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    idle(page)
+
+
+def test_decompose_with_the_button_then_move_a_slider(page: Page, app_url: str):
+    page.goto(app_url)
+    idle(page)
+    expect(page.get_by_role("heading", name=re.compile("seed"))).to_be_visible()
+    shot(page, "start")
+    # small settings through the UI: 2x2 layout, 3 steps, 4 baseline codes
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(has_text="Layout").click()
+    page.get_by_role("option", name="2x2", exact=True).click()
+    idle(page)
+    page.get_by_text("Optimisation settings").click()
+    set_number(page, "Steps per subset (most)", 3)
+    set_number(page, "Baseline codes M", 4)
+    page.get_by_role("button", name=re.compile(r"Decompose \(16 subsets\)")).click()
+    wait_for_mixer(page)
+    assert metric(page, "Components on") == "15 / 15"
+    before = image(page, "current mix").get_attribute("src")
+    # the first component card's weight slider: to the left end
+    slider = page.get_by_test_id("stMain").get_by_test_id("stSlider").filter(has_not_text="residual").first
+    slider.get_by_role("slider").focus()
+    page.keyboard.press("Home")
+    idle(page)
+    expect(image(page, "current mix")).not_to_have_attribute("src", before, timeout=30_000)
+    assert metric(page, "Additivity error") != "0.000"
+    assert re.search(r"[?&]w=\d+(%3A|:)-1", page.url), page.url        # the URL carries the weight
+    shot(page, "explore")
+
+
+def test_shared_url_restores_the_view(page: Page, app_url: str):
+    page.goto(f"{app_url}/?{SMALL}&seed=2")                # a shared link starts its decomposition
+    wait_for_mixer(page)
+    rows = page.locator("[data-testid='stMarkdownContainer'] strong").filter(has_text=re.compile(r"^#\d+ \{"))
+    first = re.search(r"#1 \{([\d,]+)\}", rows.first.inner_text()).group(1)
+    # patches -> subset row (2x2: every patch is a player, bit = patch index)
+    row = sum(1 << int(p) for p in first.split(","))
+    url = f"{app_url}/?{SMALL}&seed=2&w={row}:0.5&off=1&r=0.25"
+    page.goto(url)
+    wait_for_mixer(page, 60_000)
+    residual = page.locator("[data-testid='stSlider']").filter(has_text="residual")
+    expect(residual.get_by_test_id("stSliderThumbValue")).to_have_text("0.25")
+    on_boxes = page.get_by_role("checkbox", name="on", exact=True)
+    assert on_boxes.count() == 12
+    assert metric(page, "Components on") == "14 / 15"
+    weights = [s.inner_text() for s in page.get_by_test_id("stSliderThumbValue").all()]
+    assert "0.50" in weights, weights
+    for key in (f"w={row}%3A0.5", "off=1", "r=0.25", "seed=2", "layout=2x2"):
+        assert key in page.url or key.replace("%3A", ":") in page.url, page.url
+    # malformed values: one warning, defaults used, no traceback
+    page.goto(f"{app_url}/?seed=-3&trunc=zz&w=oops")
+    idle(page)
+    warning = page.get_by_test_id("stAlert").filter(has_text="could not be used")
+    expect(warning).to_be_visible()
+    assert "seed='-3'" in warning.inner_text() and "trunc='zz'" in warning.inner_text()
+    assert page.get_by_test_id("stException").count() == 0
+
+
+def test_components_and_faithfulness_pages(page: Page, app_url: str):
+    page.goto(f"{app_url}/components?{SMALL}&seed=2")
+    wait = page.get_by_role("button", name="Solo in mixer").first
+    expect(wait).to_be_visible(timeout=120_000)
+    idle(page)
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    page.wait_for_timeout(1000)
+    shot(page, "components")
+    page.goto(f"{app_url}/faithfulness?{SMALL}&seed=2")
+    expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible(timeout=120_000)
+    idle(page)
+    assert page.get_by_test_id("stMetric").filter(has_text="Sparsity, top 20").count() == 1
+    page.wait_for_timeout(1000)
+    shot(page, "faithfulness")
+
+
+def test_export_downloads(page: Page, app_url: str):
+    page.goto(f"{app_url}/export?{SMALL}&seed=2&w=1:0")
+    button = page.get_by_test_id("stDownloadButton").filter(has_text="Panel (PNG)")
+    expect(button).to_be_visible(timeout=120_000)
+    idle(page)
+    shot(page, "export")
+    checks = {"Panel (PNG)": (".png", b"\x89PNG"), "Panel (SVG)": (".svg", b"<?xml"),
+              "Panel (PDF)": (".pdf", b"%PDF"), "Slide (PowerPoint)": (".pptx", b"PK"),
+              "Decomposition file": (".safetensors", None), "Build-up (GIF)": (".gif", b"GIF8")}
+    for label, (ext, magic) in checks.items():
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_test_id("stDownloadButton").filter(has_text=label).locator("button").click()
+        dl = info.value
+        assert dl.suggested_filename.endswith(ext), dl.suggested_filename
+        data = open(dl.path(), "rb").read()
+        if magic is not None:
+            assert data.startswith(magic), (label, data[:16])
+        else:
+            header = int.from_bytes(data[:8], "little")
+            assert b"regionprims" in data[8:8 + header]
