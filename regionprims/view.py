@@ -338,13 +338,23 @@ def heatmap(values: np.ndarray, vmax: float) -> np.ndarray:
     return _LUT[idx.astype(np.uint8)]
 
 
-def pattern_rgb(pattern: torch.Tensor) -> np.ndarray:
-    """A regional pattern [3, H, W] (image units, signed) shown around mid-grey, scaled so the
-    largest change reaches the range's end."""
+# Diverging map for signed changes (ColorBrewer RdBu, blue = darker, white = none, red = brighter),
+# the colours of the exported panels.
+_RDBU = np.array([[33, 102, 172], [67, 147, 195], [146, 197, 222], [209, 229, 240], [247, 247, 247],
+                  [253, 219, 199], [244, 165, 130], [214, 96, 77], [178, 24, 43]], dtype=np.float64)
+_DIV_LUT = np.stack([np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_RDBU)), _RDBU[:, c])
+                     for c in range(3)], 1).round().astype(np.uint8)
+
+
+def pattern_rgb(pattern: torch.Tensor, vmax: float | None = None) -> np.ndarray:
+    """A regional pattern [3, H, W] (signed, image units) as its luminance change on a diverging
+    map: white = no change, red = brighter, blue = darker; scaled to `vmax` (default: the
+    pattern's own largest change, so that the shape of weak components shows too)."""
     p = pattern.detach().float()
-    scale = float(p.abs().max())
-    p = p / scale if scale > 0 else p
-    return to_rgb(p)
+    lum = (0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2]).numpy() * 0.5        # [0, 1] pixel scale
+    scale = float(np.abs(lum).max()) if vmax is None else vmax
+    t = np.clip(lum / scale, -1, 1) if scale > 0 else np.zeros_like(lum)
+    return _DIV_LUT[((t + 1) * 127.5).round().astype(np.uint8)]
 
 
 def _grid_lines(draw: ImageDraw.ImageDraw, size: int, rows: int, cols: int, colour, width: int = 1) -> None:
@@ -364,7 +374,8 @@ def _font(size: int):
 
 
 def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] = (), numbers: bool = False,
-                 dim_others: bool = False, highlight: Sequence[int] = ()) -> np.ndarray:
+                 dim_others: bool = False, highlight: Sequence[int] = (),
+                 line: tuple = (255, 255, 255, 150), outline: tuple = PLAYER_COLOUR) -> np.ndarray:
     """Draw the patch grid on an (upscaled) image; optionally number the patches, dim the
     non-player patches and outline `highlight` patches."""
     from .regions import grid_edges
@@ -380,17 +391,17 @@ def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] =
         arr[~keep] = arr[~keep] * 0.35 + 20
         img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img, "RGBA")
-    _grid_lines(draw, size, rows, cols, (255, 255, 255, 150), width=max(1, size // 200))
+    _grid_lines(draw, size, rows, cols, line, width=max(1, size // 200))
     lw = max(2, size // 96)
     for p in highlight:
         r, c = divmod(p, cols)
-        draw.rectangle([xs[c], ys[r], xs[c + 1] - 1, ys[r + 1] - 1], outline=PLAYER_COLOUR + (255,), width=lw)
+        draw.rectangle([xs[c], ys[r], xs[c + 1] - 1, ys[r + 1] - 1], outline=tuple(outline[:3]) + (255,), width=lw)
     if numbers:
-        font = _font(max(10, min(ys[1] - ys[0], xs[1] - xs[0]) // 3))
+        font = _font(max(10, min(20, min(ys[1] - ys[0], xs[1] - xs[0]) // 5)))
         for p in range(rows * cols):
             r, c = divmod(p, cols)
             fill = (255, 255, 255, 255) if (not players or p in players) else (170, 170, 170, 255)
-            draw.text((xs[c] + 4, ys[r] + 2), str(p), fill=fill, font=font, stroke_width=2,
+            draw.text((xs[c] + 3, ys[r] + 1), str(p), fill=fill, font=font, stroke_width=2,
                       stroke_fill=(0, 0, 0, 255))
     return np.asarray(img)
 
@@ -400,7 +411,8 @@ def region_card(x_rgb: np.ndarray, pattern: torch.Tensor, patches: Sequence[int]
     """One component's card: its region set on the grid (the image dimmed outside the set, the
     set outlined) next to its regional pattern (with the same outline, so leakage shows)."""
     left = grid_overlay(upscale(x_rgb, factor), rows, cols, players=patches, dim_others=True, highlight=patches)
-    right = grid_overlay(upscale(pattern_rgb(pattern), factor), rows, cols, highlight=patches)
+    right = grid_overlay(upscale(pattern_rgb(pattern), factor), rows, cols, highlight=patches,
+                         line=(90, 90, 90, 110), outline=(20, 20, 20))
     gap = np.full((left.shape[0], max(2, factor), 3), 255, np.uint8)
     return np.concatenate([left, gap, right], 1)
 

@@ -75,5 +75,5 @@ def page(cur: Current) -> None:
         for p in row_patches(row, lay.players):
             members[i, p] = True
     labels = [f"#{rank_of[r] + 1} {subset_label(r, lay.players)}" for r in heat_rows]
-    st.plotly_chart(charts.overlap_heatmap(labels, list(range(lay.rows * lay.cols)), shares, members),
+    st.plotly_chart(charts.overlap_heatmap(labels, list(range(lay.rows * lay.cols)), shares, members), theme=None,
                     key="overlap", config=charts.CONFIG)

@@ -97,7 +97,8 @@ def mixer(cur: Current) -> None:
     cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
     cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
-    cols[3].image(diff_png, caption=f"|mix − x|, black 0 → white ≥ {DIFF_VMAX:g}", width="stretch", output_format="PNG")
+    cols[3].image(diff_png, caption=f"|mix − x| per pixel: dark 0 → bright ≥ {DIFF_VMAX:g}", width="stretch",
+                  output_format="PNG")
 
     m = frame.metrics
     mc = st.columns(5)
@@ -132,8 +133,9 @@ def mixer(cur: Current) -> None:
 
     top = st.session_state.get("show_top", 12)
     h1, h2 = st.columns([5, 1], vertical_alignment="bottom")
-    h1.markdown(f"**Components, strongest first** ({len(ranking)} in all; region set on the grid | "
-                "its regional pattern tail(f0 + Δf_S) − tail(f0), grey = no change)")
+    h1.markdown(f"**Components, strongest first** ({len(ranking)} in all). Each card: the region set S on the "
+                "grid | its regional pattern tail(f0 + Δf_S) − tail(f0) as luminance change "
+                "(:red[red] brighter, :blue[blue] darker, white none; scaled per card)")
     h2.selectbox("show", TOP_CHOICES, index=TOP_CHOICES.index(top) if top in TOP_CHOICES else 1, key="show_top")
     total = mx.total_strength
     for start in range(0, min(top, len(ranking)), CARDS_PER_ROW):
@@ -167,12 +169,15 @@ def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
 @st.fragment
 def buildup(cur: Current) -> None:
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    with_res = c1.toggle("add the residual r to every frame", key="buildup_residual",
-                         help="With the residual, the last frame with every component is x itself.")
-    k_max = min(20, len(mx.dec.ranking))
+    n_comp = len(mx.dec.ranking)
+    c1, c2, c3 = st.columns([1.3, 1, 3], vertical_alignment="bottom")
+    with_res = c1.toggle("add the residual r", key="buildup_residual",
+                         help="Add r = f − u(N) to every frame: then the frame with every component is x itself.")
+    limits = [k for k in (20, 50, 100) if k < n_comp] + [n_comp]
+    k_max = c2.selectbox("up to k", limits, key="buildup_kmax",
+                         format_func=lambda k: f"{k} (all)" if k == n_comp else str(k))
     b = mx.buildup(k_max, with_res)
-    k = c2.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
+    k = c3.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
     left, right = st.columns([1, 2], gap="large")
     from ..view import grid_overlay, png_bytes, scale_for, upscale
     from ..render import to_rgb
@@ -181,8 +186,9 @@ def buildup(cur: Current) -> None:
     frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)
     left.image(png_bytes(frame), caption=f"f0 + top {k} components{' + r' if with_res else ''}: "
                                          f"{b.player_psnr[k]:.1f} dB on the players", width="stretch", output_format="PNG")
-    right.plotly_chart(charts.buildup_curve(b, k), key="buildup_chart", config=charts.CONFIG)
-    strip = [k_ for k_ in (0, 1, 2, 3, 5, 8, 12, 16, 20) if k_ <= k_max]
+    right.plotly_chart(charts.buildup_curve(b, k, full=mx.dec.metrics.get("fit_psnr")), key="buildup_chart",
+                       config=charts.CONFIG)
+    strip = sorted({round(k_max * t) for t in (0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)})
     cols = st.columns(len(strip))
     fs = scale_for(mx.dec.image.shape[-1], 128)
     for col, k_ in zip(cols, strip):

@@ -39,10 +39,8 @@ def page(cur: Current) -> None:
         caption = ex.provenance_caption(dec)
     except Exception as exc:  # noqa: BLE001
         caption = f"(no caption: {exc})"
-    st.caption(caption)
     try:
         preview = ex.panel_bytes(gen, dec, "png", weights=weights, residual_weight=residual, top_k=top_k)
-        st.image(preview, caption="panel preview", width="stretch", output_format="PNG")
     except Exception as exc:  # noqa: BLE001 - show one line, never a traceback
         st.error(f"cannot build the panel: {exc}")
         return
@@ -64,3 +62,5 @@ def page(cur: Current) -> None:
         cols[i % 3].download_button(label, data=data, file_name=ex.suggested_filename(dec, ext), mime=MIME[ext],
                                     on_click="ignore", key=f"dl_{ext}", icon=":material/download:",
                                     width="stretch")
+    st.image(preview, caption="Panel preview (PNG)", width="stretch", output_format="PNG")
+    st.caption(caption.replace("\n", "  \n"))

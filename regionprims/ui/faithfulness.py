@@ -22,8 +22,14 @@ METRICS = [
     ("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low"),
     ("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high"),
 ]
-GT_HELP = {
-    "gt_": "Scored against the demo generator's known scene objects (see docs/method.md).",
+GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py and docs/demo_model_card.md
+    "gt_object_purity": ("share of a component's effect inside ONE object (mean over the top components)", "high"),
+    "gt_object_coverage": ("share of present objects that have a component of their own", "high"),
+    "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
+    "gt_background_share": ("share of the effect on background pixels", "low"),
+    "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
+    "gt_objects_present": ("objects present in this scene", "—"),
+    "gt_components_scored": ("components scored (the top ones)", "—"),
 }
 
 
@@ -31,7 +37,9 @@ def _fmt(v) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         if math.isnan(v):
             return "n/a"
-        return f"{v:.4g}"
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
+            return f"{v:.2e}"
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
     return str(v)
 
 
@@ -48,13 +56,15 @@ def page(cur: Current) -> None:
     lay = dec.spec.layout
     m = dec.metrics
 
-    cols = st.columns(len(METRICS))
-    for col, (key, label, definition, good) in zip(cols, METRICS):
-        col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.")
+    for start in range(0, len(METRICS), 3):
+        cols = st.columns(3)
+        for col, (key, label, definition, good) in zip(cols, METRICS[start:start + 3]):
+            col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.", border=True)
     st.caption("Transfer (top-20 of one image among the top-100 of another) needs two decompositions: "
                "`regionprims batch` reports it.")
-    st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
-              "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
+    with st.expander("Definitions"):
+        st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
+                  "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
 
     left, right = st.columns(2, gap="large")
     shares = M.sparsity_curve(mx.norms, dec.ranking)
@@ -78,7 +88,8 @@ def page(cur: Current) -> None:
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
                    "compare the components with them.")
-        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()]})
+        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()],
+                  "meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
     info = dec.info

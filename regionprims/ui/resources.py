@@ -56,6 +56,7 @@ def preview(identity: str, model: str, class_id: int, seed: int, truncation: flo
     lay = parse_layout(layout, players, force=True)
     chosen = lay.players
     f = scale_for(rgb.shape[0])
-    big = grid_overlay(upscale(rgb, f), lay.rows, lay.cols, players=chosen, numbers=True,
-                       dim_others=bool(chosen) and len(chosen) < lay.rows * lay.cols, highlight=chosen)
+    partial = bool(chosen) and len(chosen) < lay.rows * lay.cols
+    big = grid_overlay(upscale(rgb, f), lay.rows, lay.cols, players=chosen, numbers=True, dim_others=partial,
+                       highlight=chosen if partial else ())
     return png_bytes(big)

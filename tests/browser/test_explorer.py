@@ -39,7 +39,16 @@ def wait_for_mixer(page: Page, timeout: float = 120_000) -> None:
 
 
 def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(RESULTS / f"explorer_{name}.png"), full_page=True)
+    """Screenshot of the whole page: the main area scrolls inside the window, so the window is
+    made as tall as the content (at most 4000 px) for the shot."""
+    size = page.viewport_size
+    height = page.evaluate("""() => { const m = document.querySelector("[data-testid='stMain']");
+                                      return m ? m.scrollHeight : document.body.scrollHeight; }""")
+    page.set_viewport_size({"width": size["width"], "height": int(min(4000, max(size["height"], height + 20)))})
+    page.wait_for_timeout(1200)
+    idle(page)
+    page.screenshot(path=str(RESULTS / f"explorer_{name}.png"))
+    page.set_viewport_size(size)
 
 
 def set_number(page: Page, label: str, value: int) -> None:
@@ -73,7 +82,6 @@ def test_decompose_with_the_button_then_move_a_slider(page: Page, app_url: str):
     expect(image(page, "current mix")).not_to_have_attribute("src", before, timeout=30_000)
     assert metric(page, "Additivity error") != "0.000"
     assert re.search(r"[?&]w=\d+(%3A|:)-1", page.url), page.url        # the URL carries the weight
-    shot(page, "explore")
 
 
 def test_shared_url_restores_the_view(page: Page, app_url: str):
@@ -104,20 +112,34 @@ def test_shared_url_restores_the_view(page: Page, app_url: str):
     assert page.get_by_test_id("stException").count() == 0
 
 
-def test_components_and_faithfulness_pages(page: Page, app_url: str):
-    page.goto(f"{app_url}/components?{SMALL}&seed=2")
-    wait = page.get_by_role("button", name="Solo in mixer").first
-    expect(wait).to_be_visible(timeout=120_000)
-    idle(page)
+def test_every_page_on_the_default_image(page: Page, app_url: str):
+    """The default image (demo, face, seed 0) on the 3x3 layout with few steps: every page, with
+    a screenshot of each for the docs."""
+    link = f"{app_url}/?steps=5&codes=16"
+    page.goto(link)
+    wait_for_mixer(page, 240_000)
+    assert metric(page, "Components on") == "511 / 511"
+    assert page.get_by_role("checkbox", name="on", exact=True).count() == 12
+    shot(page, "explore")
+    page.get_by_role("tab", name="Build-up").click()
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
-    page.wait_for_timeout(1000)
+    idle(page)
+    shot(page, "buildup")
+    page.get_by_role("link", name="Components").click()
+    expect(page.get_by_role("button", name="Solo in mixer").first).to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    idle(page)
+    assert "/components" in page.url and "steps=5" in page.url          # the state follows the page
     shot(page, "components")
-    page.goto(f"{app_url}/faithfulness?{SMALL}&seed=2")
-    expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible(timeout=120_000)
+    page.get_by_role("link", name="Faithfulness").click()
+    expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible()
     idle(page)
     assert page.get_by_test_id("stMetric").filter(has_text="Sparsity, top 20").count() == 1
-    page.wait_for_timeout(1000)
     shot(page, "faithfulness")
+    page.get_by_role("link", name="Export").click()
+    expect(page.get_by_test_id("stDownloadButton").first).to_be_visible(timeout=120_000)
+    idle(page)
+    shot(page, "export")
 
 
 def test_export_downloads(page: Page, app_url: str):
@@ -125,7 +147,6 @@ def test_export_downloads(page: Page, app_url: str):
     button = page.get_by_test_id("stDownloadButton").filter(has_text="Panel (PNG)")
     expect(button).to_be_visible(timeout=120_000)
     idle(page)
-    shot(page, "export")
     checks = {"Panel (PNG)": (".png", b"\x89PNG"), "Panel (SVG)": (".svg", b"<?xml"),
               "Panel (PDF)": (".pdf", b"%PDF"), "Slide (PowerPoint)": (".pptx", b"PK"),
               "Decomposition file": (".safetensors", None), "Build-up (GIF)": (".gif", b"GIF8")}
