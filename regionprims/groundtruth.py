@@ -50,13 +50,14 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
     subsets: uint8 [2**n, n] (row k marks the players of subset k);
     player_masks: float [n, H, W] (a pixel belongs to a player where the mask > 0.5)."""
     present = [o for o in objects if o.present and bool(o.mask.any())]
-    masks = torch.stack([o.mask.bool() for o in present]) if present else None   # [m, H, W]
+    masks = torch.stack([o.mask.bool().cpu() for o in present]) if present else None   # [m, H, W]
     union = masks.any(0) if masks is not None else None
-    pm = player_masks.float() > 0.5
+    pm = player_masks.detach().float().cpu() > 0.5
+    subsets = subsets.detach().cpu()
     purity, agree, background, contains = [], [], [], []
     covered = [False] * len(present)
     for row, energy in components:
-        e = energy.float().clamp(min=0)
+        e = energy.detach().float().cpu().clamp(min=0)
         total = float(e.sum())
         if total <= 0.0:
             purity.append(0.0)

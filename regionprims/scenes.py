@@ -87,11 +87,11 @@ OBJECT_DOCS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "house": {
         "body": ("3x3 rows 1..2 (behind windows and door)", "colour a, colour b, roof-line height (always present)"),
-        "roof": ("3x3 row 0, columns 0..2", "colour a, colour b, apex height (always present)"),
+        "roof": ("3x3 row 0 and the top 5 px of row 1", "colour a, colour b, apex height (always present)"),
         "door": ("3x3 (2,1)", "presence (> -0.6), colour a, colour b, height"),
         "window_left": ("3x3 (1,0); 6x6 (3,1)", "presence (> -0.6), light colour, warmth, size"),
         "window_right": ("3x3 (1,2); 6x6 (3,4)", "presence (> -0.6), light colour, warmth, size"),
-        "chimney": ("3x3 (0,2)", "presence (> -0.6), height, colour"),
+        "chimney": ("3x3 (0,2) (0.5 px into (0,1)), above the roof", "presence (> -0.6), height, colour"),
     },
     "checker": {f"tile_{r}{c}": (f"3x3 ({r},{c})", "presence (> -0.6), colour a, colour b")
                 for r in range(3) for c in range(3)},
@@ -469,7 +469,7 @@ def scene_objects(z: Tensor, class_id: int) -> list[SceneObject]:
     boolean mask of the pixels where it is visible (coverage > 0.5, not hidden by an object
     drawn later; empty when absent). Masks of one scene are disjoint."""
     cls = _check_class(class_id)
-    zz = _check_z(z.reshape(1, -1))
+    zz = _check_z(torch.as_tensor(z).detach().cpu().reshape(1, -1))
     layers = _CLASS_FN[cls](zz)
     owner = torch.full((IMAGE_SIZE, IMAGE_SIZE), -1, dtype=torch.long)
     names = list(SLICES[cls].keys())

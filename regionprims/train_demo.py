@@ -191,6 +191,17 @@ def evaluate_table(path: str | None = None, per_class: int = 64) -> str:
         f"weights {g.identity}.\n"
 
 
+def slices_table() -> str:
+    """Markdown table of every class's objects, cells and latent slices (from scenes.SLICES)."""
+    from .scenes import OBJECT_DOCS, SLICES
+    lines = ["| class | object | z slice | where | numbers in the slice |", "| --- | --- | --- | --- | --- |"]
+    for cls, objs in SLICES.items():
+        for name, (a, b) in objs.items():
+            where, what = OBJECT_DOCS[cls][name]
+            lines.append(f"| {cls} | {name} | z[{a}:{b}] | {where} | {what} |")
+    return "\n".join(lines) + "\n"
+
+
 def samples_picture(dest: Path, path: str | None = None, n: int = 6, scale: int = 3) -> Path:
     """Renderer row above generator row for every class; n held-out codes each (truncation 1)."""
     from PIL import Image, ImageDraw
@@ -239,6 +250,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tiny", action="store_true", help="a tiny network (for tests)")
     p.add_argument("--evaluate", action="store_true",
                    help="do not train: print the per-class held-out PSNR table of the weights (--out or bundled)")
+    p.add_argument("--slices", action="store_true", help="do not train: print the latent-slice table")
     p.add_argument("--tail-cost", action="store_true",
                    help="do not train: time one forward+backward of the tail from the default split on 512 features")
     p.add_argument("--samples", default=None, metavar="PNG",
@@ -250,6 +262,9 @@ def _run(args: argparse.Namespace) -> int:
     from .models.demo import WEIGHTS_PATH
 
     try:
+        if args.slices:
+            print(slices_table())
+            return 0
         if args.evaluate or args.samples or args.tail_cost:
             if args.tail_cost:
                 from .models.demo import measure_tail_cost

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from pathlib import Path
 
 import torch
@@ -216,11 +217,21 @@ class DemoGenerator:
             self.net.out_conv.to(memory_format=torch.channels_last)
 
     # -- validation ------------------------------------------------------------------------
+    @staticmethod
+    def _as_int(v):
+        if isinstance(v, bool):
+            return None
+        try:
+            return operator.index(v)
+        except TypeError:
+            return None
+
     def _check_class(self, class_id) -> int:
-        if isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < len(self.class_names):
+        k = self._as_int(class_id)
+        if k is None or not 0 <= k < len(self.class_names):
             raise UserError(f"class {class_id!r} is out of range for model demo: use 0..{len(self.class_names) - 1} "
                             f"or a name ({', '.join(self.class_names)})")
-        return class_id
+        return k
 
     @staticmethod
     def _check_truncation(truncation) -> float:
@@ -243,8 +254,10 @@ class DemoGenerator:
 
     # -- protocol --------------------------------------------------------------------------
     def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        k = self._as_int(seed)
+        if k is None or not 0 <= k < 2 ** 32:
             raise UserError(f"seed must be an integer in 0..{2 ** 32 - 1}, got {seed!r}")
+        seed = k
         t = self._check_truncation(truncation)
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(batch, self.z_dim, generator=g).clamp_(-2.0, 2.0)
@@ -261,7 +274,7 @@ class DemoGenerator:
         return h.contiguous(memory_format=torch.channels_last) if self.channels_last else h
 
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
-        self._check_class(class_id)
+        class_id = self._check_class(class_id)
         t = self._check_truncation(truncation)
         idx = self._split_index(split)
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
@@ -286,7 +299,7 @@ class DemoGenerator:
         return self._check_finite(img, "image")
 
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
-        self._check_class(class_id)
+        class_id = self._check_class(class_id)
         self._check_truncation(truncation)
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
         if z.dim() == 1:
@@ -342,19 +355,21 @@ def load_demo(device: torch.device | str | None = None, path: Path | str | None 
 def measure_tail_cost(gen: DemoGenerator, batch: int = 512, repeats: int = 5,
                       split: str | None = None) -> dict:
     """Seconds for one forward+backward (gradient w.r.t. the feature, as the decomposition
-    uses it) of the tail on a batch of features; the median and the best of `repeats`."""
+    uses it) of the tail on a batch of features; the median and the best of `repeats`, and the
+    median process CPU time (all threads; ~threads x wall time on an idle machine)."""
     import statistics
     import time
 
     split = split or gen.default_split
     z = gen.sample_z(0, 1.0, 1)
     f, ctx = gen.head(z, 0, 1.0, split)
-    times = []
+    times, cpu = [], []
     for _ in range(repeats + 1):
         feats = (f.detach().expand(batch, -1, -1, -1) + 0.01).requires_grad_(True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         gen.tail(feats, ctx).square().mean().backward()
         times.append(time.perf_counter() - t0)
-    times = times[1:]   # the first call warms up the allocator
+        cpu.append(time.process_time() - c0)
+    times, cpu = times[1:], cpu[1:]   # the first call warms up the allocator
     return {"split": split, "batch": batch, "median_s": statistics.median(times), "best_s": min(times),
-            "threads": torch.get_num_threads()}
+            "cpu_s_median": statistics.median(cpu), "threads": torch.get_num_threads()}
