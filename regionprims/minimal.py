@@ -8,6 +8,7 @@ written out here so that a subset that has converged leaves the batch (its row i
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,7 @@ def compute_baseline(gen: SplitGenerator, class_id: int, truncation: float, spli
 
 
 def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int, settings: OptimSettings) -> Tensor:
-    """Warm start. 'receptive': the subset's pixel mask, pooled to the feature grid and dilated
+    """Start of the logits. 'receptive': the subset's pixel mask, pooled to the feature grid and dilated
     by one feature cell (the tail's convolutions reach that far), gives m ~ 0.95 there and
     ~0.05 elsewhere; 'full': m ~ 0.95 everywhere (the cold start of the straightforward method)."""
     k = region_masks.shape[0]
@@ -58,23 +59,29 @@ def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int
     return logits.contiguous()
 
 
-def masked_mse(images: Tensor, target: Tensor, masks: Tensor) -> Tensor:
-    """Per-sample mean squared error in [0, 1] pixel scale over the pixels of each mask.
+def masked_mse(images: Tensor, target: Tensor, masks: Tensor, per_pixels: float | None = None) -> Tensor:
+    """Per-sample squared error in [0, 1] pixel scale over the pixels of each mask, divided by
+    3 x the mask's own pixel count (a mean; per_pixels None) or by 3 x a fixed pixel count.
     images [B,3,H,W] and target [3,H,W] in [-1,1]; masks [B,H,W]."""
     err = ((images - target) * 0.5).square().sum(1)           # [B, H, W], summed over RGB
-    return (err * masks).sum((1, 2)) / (3 * masks.sum((1, 2)).clamp_min(1.0))
+    count = masks.sum((1, 2)).clamp_min(1.0) if per_pixels is None else per_pixels
+    return (err * masks).sum((1, 2)) / (3 * count)
 
 
 def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, baseline: Tensor,
                               image: Tensor, player_masks: Tensor, subsets: Tensor,
-                              settings: OptimSettings, report: Reporter | None = None) -> tuple[Tensor, Tensor, dict]:
-    """u(S) for every row of `subsets`. Returns (minimal [K,C,h,w], fit_loss [K], info)."""
+                              settings: OptimSettings, report: Reporter | None = None,
+                              trace: list[float] | None = None) -> tuple[Tensor, Tensor, dict]:
+    """u(S) for every row of `subsets`. Returns (minimal [K,C,h,w], fit_loss [K], info).
+    With `trace`, the mean objective over the batch is appended at every step (benchmarks)."""
     settings.validate()
     torch.manual_seed(settings.opt_seed)
     device = feature.device
     k_all = subsets.shape[0]
     c, h, w = feature.shape
     region = subset_masks(player_masks, subsets).to(device)            # [K, H, W]
+    # 'region' normalisation: one region's error weighs the same in every subset that holds it
+    per_pixels = float(player_masks.sum() / player_masks.shape[0]) if settings.loss_norm == "region" else None
     minimal = torch.empty(k_all, c, h, w, device=device)
     fit_loss = torch.zeros(k_all, device=device)
     minimal[0] = baseline                                              # u(empty) = f0 exactly
@@ -82,36 +89,68 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     delta = (feature - baseline).unsqueeze(0)
     steps_used = torch.zeros(k_all, dtype=torch.long)
     mask_mean = torch.zeros(k_all, device=device)
+    recon = torch.zeros(k_all, device=device)
     chunks = [rows[i:i + settings.chunk] for i in range(0, len(rows), settings.chunk)]
-    total_work, done_work = len(rows) * settings.steps, 0
+    n = subsets.shape[1]
+    warm = settings.init == "singletons"
+    total_work, done_work = len(rows) * settings.steps + (n * settings.warm_steps if warm else 0), 0
+    warm_evals = 0
+    if warm:
+        singles, warm_evals = _singleton_logits(gen, ctx, baseline, delta, image, player_masks, (h, w), c,
+                                                settings, per_pixels, report, total_work)
+        done_work = warm_evals
     for chunk in chunks:
-        logits = initial_logits(region[chunk].cpu(), (h, w), c, settings).to(device)
+        if warm:
+            member = subsets[chunk.cpu()].bool().to(device).view(len(chunk), n, *([1] * (singles.dim() - 1)))
+            logits = torch.where(member, singles.unsqueeze(0), torch.tensor(-torch.inf, device=device)).amax(1)
+        else:
+            logits = initial_logits(region[chunk].cpu(), (h, w), c, settings).to(device)
         final, used, work = _adam_masks(gen, ctx, baseline, delta, image, region[chunk], logits, settings,
-                                        report, done_work, total_work)
+                                        per_pixels, report, done_work, total_work, trace)
         done_work += len(chunk) * settings.steps
         masks = torch.sigmoid(final)
         minimal[chunk] = baseline + masks * delta
         mask_mean[chunk] = masks.flatten(1).mean(1)
         steps_used[chunk.cpu()] = used
         with torch.no_grad():
-            fit_loss[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk], settings.chunk)
-    objective = fit_loss[1:] + settings.lam * mask_mean[1:]
+            fit_loss[chunk], recon[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk],
+                                                      settings.chunk, per_pixels)
+    objective = recon[1:] + settings.lam * mask_mean[1:]        # the loss that was minimised
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
-            "tail_evaluations": int(steps_used.sum()), "objective_mean": float(objective.mean()),
+            "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
             "mask_mean": float(mask_mean[1:].mean())}
     return minimal, fit_loss, info
 
 
+def _singleton_logits(gen, ctx, baseline, delta, image, player_masks, feat_hw, channels, settings, per_pixels,
+                      report, total):
+    """Warm start for every subset: optimise the n single-player masks first (warm_steps, from
+    the receptive start); a subset then starts from the union (elementwise max of the logits) of
+    its players' masks. The start is OR-consistent across subsets, which keeps the high-order
+    components small; see docs/method.md."""
+    masks = player_masks.to(baseline.device)
+    logits = initial_logits(masks.cpu(), feat_hw, channels, replace(settings, init="receptive")).to(baseline.device)
+    warm = replace(settings, steps=settings.warm_steps)
+    final, used, work = _adam_masks(gen, ctx, baseline, delta, image, masks, logits, warm, per_pixels, report, 0, total)
+    return final, work
+
+
 @torch.no_grad()
-def _fit_loss(gen: SplitGenerator, ctx: SplitContext, feats: Tensor, image: Tensor, masks: Tensor, batch: int) -> Tensor:
-    out = [masked_mse(gen.tail(feats[i:i + batch], ctx), image, masks[i:i + batch])
-           for i in range(0, feats.shape[0], batch)]
-    return torch.cat(out)
+def _fit_loss(gen, ctx, feats, image, masks, batch, per_pixels):
+    """(masked MSE on M_S, the optimised reconstruction term) per row."""
+    fit, rec = [], []
+    for i in range(0, feats.shape[0], batch):
+        images = gen.tail(feats[i:i + batch], ctx)
+        fit.append(masked_mse(images, image, masks[i:i + batch]))
+        rec.append(masked_mse(images, image, masks[i:i + batch], per_pixels))
+    return torch.cat(fit), torch.cat(rec)
 
 
-def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, report, done0, total):
-    """Adam on the mask logits of one chunk; a row leaves the batch once its loss has improved
-    by less than `tol` (relative) for `patience` consecutive steps. Returns (logits, steps used)."""
+def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
+                trace=None):
+    """Adam on the mask logits of one chunk. With early_stop, a row leaves the batch once its loss
+    has improved by less than `tol` (relative) for `patience` consecutive steps.
+    Returns (logits, steps used per row, total row-steps)."""
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     k = logits.shape[0]
     m1 = torch.zeros_like(logits)
@@ -129,9 +168,11 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, repo
         a = logits[idx].clone().requires_grad_(True)
         mask = torch.sigmoid(a)
         images = gen.tail(baseline + mask * delta, ctx)
-        recon = masked_mse(images, image, region[idx])
+        recon = masked_mse(images, image, region[idx], per_pixels)
         loss = recon + settings.lam * mask.flatten(1).mean(1)
         (grad,) = torch.autograd.grad(loss.sum(), a)
+        if trace is not None:
+            trace.append(float(loss.detach().mean()))
         with torch.no_grad():
             t[idx] += 1
             m1[idx] = beta1 * m1[idx] + (1 - beta1) * grad
@@ -144,7 +185,8 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, repo
             stall[idx] = torch.where(improved, torch.zeros_like(stall[idx]), stall[idx] + 1)
             best[idx] = torch.minimum(best[idx], cur)
             used[idx.cpu()] += 1
-            active[idx] = stall[idx] < settings.patience
+            if settings.early_stop:
+                active[idx] = stall[idx] < settings.patience
         if report:
             report(done0 + int(used.sum()), total,
                    f"minimal features: step {step + 1}/{settings.steps}, {int(active.sum())}/{k} subsets active")

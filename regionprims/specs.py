@@ -20,11 +20,15 @@ class OptimSettings:
     loss_S = mean over pixels of M_S of (tail(u(S)) - x)^2 + lam * mean(m_S).
     """
 
-    steps: int = 60                 # most Adam steps per subset
+    steps: int = 10                 # Adam steps per subset after the warm start (docs/method.md)
     lr: float = 0.25                # Adam learning rate on the mask logits a_S
     lam: float = 0.01               # weight of the mask-size penalty
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
-    init: Literal["receptive", "full"] = "receptive"   # warm start (see minimal.py)
+    init: Literal["singletons", "receptive", "full"] = "singletons"   # start of the masks (minimal.py)
+    warm_steps: int = 60            # steps for the single-player masks of the 'singletons' start
+    loss_norm: Literal["region", "mean"] = "region"   # divide the masked error by one region's
+                                    # pixel count ("region") or by |M_S| ("mean"); see docs/method.md
+    early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
     tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
     patience: int = 5               # ... for this many consecutive steps
     chunk: int = 512                # subsets per batch (memory bound)
@@ -39,6 +43,12 @@ class OptimSettings:
             raise UserError(f"learning rate must be positive, got {self.lr}")
         if not self.lam >= 0:
             raise UserError(f"lambda must be >= 0, got {self.lam}")
+        if self.init not in ("singletons", "receptive", "full"):
+            raise UserError(f"init must be 'singletons', 'receptive' or 'full', got {self.init!r}")
+        if not 0 <= self.warm_steps <= 100_000:
+            raise UserError(f"warm steps must be between 0 and 100000, got {self.warm_steps}")
+        if self.loss_norm not in ("region", "mean"):
+            raise UserError(f"loss normalisation must be 'region' or 'mean', got {self.loss_norm!r}")
         if self.mask not in ("spatial", "channel"):
             raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
         if not 1 <= self.baseline_codes <= 4096:
