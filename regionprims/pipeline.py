@@ -149,13 +149,13 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     z, feature, image, ctx = image_and_feature(gen, spec)
-    f0, stability = baseline(gen, spec, cache, report)
+    f0, stability = baseline(gen, spec, cache, report.stage(0.0, 0.05))
     timings["baseline"] = time.perf_counter() - t0
     masks = player_masks(spec.layout, gen.image_size, gen.image_size)
     subsets = subset_matrix(spec.layout.n)
     t1 = time.perf_counter()
     minimal, fit_loss, opt_info = optimize_minimal_features(gen, ctx, feature, f0, image, masks.to(gen.device),
-                                                            subsets, spec.settings, report)
+                                                            subsets, spec.settings, report.stage(0.05, 0.95))
     timings["minimal_features"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     minimal, f0, feature = minimal.cpu(), f0.cpu(), feature.cpu()
@@ -166,7 +166,7 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     dec = Decomposition(spec=spec, z=z.cpu(), image=image.cpu(), feature=feature, baseline=f0, subsets=subsets,
                         minimal=minimal, components=components, residual=residual, player_masks=masks,
                         fit_loss=fit_loss.cpu(), ranking=ranking)
-    report(1, 1, "metrics")
+    report(950, 1000, "metrics")
     t3 = time.perf_counter()
     dec.metrics = compute_metrics(gen, ctx, dec)
     timings["metrics"] = time.perf_counter() - t3

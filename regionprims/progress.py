@@ -24,3 +24,15 @@ class Reporter:
             raise Cancelled("cancelled")
         if self.callback is not None:
             self.callback(done, total, message)
+
+    def stage(self, lo: float, hi: float) -> "Reporter":
+        """A reporter for one stage that maps its own (done, total) onto [lo, hi] of the whole
+        job (in thousandths), so the overall fraction only grows and a time-left estimate holds."""
+        parent = self
+
+        def mapped(done: int, total: int, message: str) -> None:
+            frac = lo + (hi - lo) * (done / total if total else 1.0)
+            if parent.callback is not None:
+                parent.callback(int(round(1000 * frac)), 1000, message)
+
+        return Reporter(mapped, self.cancel)

@@ -197,3 +197,12 @@ def test_buildup_frames_and_errors(tiny_gen, dec):
     # all 15 components + residual = f exactly, so the last frame is the image itself
     assert torch.allclose(b.images[-1], dec.image, atol=1e-4)
     assert b.player_mse[-1] < 1e-9 and b.player_mse[0] > b.player_mse[-1]
+
+
+def test_progress_only_grows_and_ends_complete(tiny_gen):
+    seen = []
+    spec = make_spec(tiny_gen, 0, 11, layout="2x2", settings=OptimSettings(steps=4, warm_steps=3, baseline_codes=4))
+    decompose(tiny_gen, spec, progress=lambda d, t, m: seen.append((d / t, m)))
+    fracs = [f for f, _ in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == 1.0
+    assert any("baseline" in m for _, m in seen) and any("minimal" in m for _, m in seen)
