@@ -69,6 +69,13 @@ def wait_for_result(at: AppTest, timeout: float = 90.0) -> AppTest:
     raise AssertionError("the decomposition did not finish")
 
 
+def full(at: AppTest) -> AppTest:
+    """A mixer control reruns only the image fragment (st.rerun(key) from its callback); AppTest
+    then holds only that fragment's elements, so run the whole script to see every widget again."""
+    assert not at.exception, at.exception
+    return at.run()
+
+
 def url(at: AppTest) -> dict[str, str]:
     """The query parameters the script left in the URL."""
     return {k: (v[-1] if isinstance(v, list) else v) for k, v in at.query_params.items()}
@@ -92,22 +99,25 @@ def test_shared_link_decomposes_and_mixer_updates_live():
     assert len(at.main.get("image")) >= 4 + 12               # original, baseline, mix, diff + cards
     top = dec.ranking[0]
     at.slider(key=f"w_{top}").set_value(0.0).run()
-    assert metric(at, "Additivity error") != "0.000"
+    assert metric(at, "Additivity error") != "0.000"            # the image fragment reran ...
+    assert not at.checkbox and not at.sidebar.button            # ... and nothing else did
     assert at.session_state["view"].weight(top) == 0.0
-    assert url(at)["w"] == f"{top}:0"               # the URL carries the weight
+    assert url(at)["w"] == f"{top}:0"                           # the URL carries the weight
+    full(at)
     at.checkbox(key=f"on_{dec.ranking[1]}").uncheck().run()
     assert metric(at, "Components on") == "13 / 15"          # weight 0 counts as off too
-    at.button(key="preset_none").click().run()
+    full(at).button(key="preset_none").click().run()
     assert metric(at, "Components on") == "0 / 15" and metric(at, "Strength on") == "0.0 %"
-    at.number_input(key="preset_k").set_value(3).run()
-    at.button(key="preset_topk").click().run()
+    full(at).number_input(key="preset_k").set_value(3).run()
+    full(at).button(key="preset_topk").click().run()
     assert metric(at, "Components on") == "3 / 15"
-    at.checkbox(key=f"solo_{dec.ranking[0]}").check().run()
+    full(at).checkbox(key=f"solo_{dec.ranking[0]}").check().run()
     assert metric(at, "Components on") == "1 / 15"
-    at.button(key="preset_all").click().run()
+    full(at).button(key="preset_all").click().run()
     assert metric(at, "Components on") == "15 / 15"
-    at.slider(key="w_residual").set_value(0.0).run()
+    full(at).slider(key="w_residual").set_value(0.0).run()
     assert url(at)["r"] == "0"
+    full(at)
     # build-up tab: a frame, a curve, a strip
     at.slider(key="buildup_k").set_value(2).run()
     curve = plotly_specs(at)[0]

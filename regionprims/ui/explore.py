@@ -59,47 +59,53 @@ def players_picker(cur: Current) -> None:
 
 
 # ---------------------------------------------------------------------------------- mixer
+# Two fragments: the image area (MIX_VIEW: the four images, the live metrics, the URL) and the
+# controls (MIX_CONTROLS: presets, residual, component cards). A control's callback updates the
+# view and reruns only MIX_VIEW (`st.rerun(key)` from a callback replaces the default rerun), so
+# one slider change costs one compose + tail + two PNGs, not a redraw of every card. Presets
+# change many controls at once and rerun both.
+MIX_VIEW, MIX_CONTROLS = "mix_view", "mix_controls"
+
 
 def _set_weight(row: int) -> None:
     state.set_view(state.view().with_weight(row, st.session_state[f"w_{row}"]))
+    st.rerun(MIX_VIEW)
 
 
 def _set_on(row: int) -> None:
     state.set_view(state.view().with_on(row, st.session_state[f"on_{row}"]))
+    st.rerun(MIX_VIEW)
 
 
 def _set_solo(row: int) -> None:
     state.set_view(state.view().with_solo(row, st.session_state[f"solo_{row}"]))
+    st.rerun(MIX_VIEW)
 
 
 def _set_residual() -> None:
     state.set_view(state.view().with_residual(st.session_state["w_residual"]))
+    st.rerun(MIX_VIEW)
 
 
 def _apply_preset(name: str, n: int, ranking: list[int]) -> None:
     ss = st.session_state
     state.set_view(preset(state.view(), name, n, ranking, k=int(ss.get("preset_k", 20)),
                           region=int(ss.get("preset_region", 0))))
+    st.rerun([MIX_VIEW, MIX_CONTROLS])
 
 
-@st.fragment
-def mixer(cur: Current) -> None:
-    """Everything that changes with the mixer's controls. Interacting with a control inside
-    reruns only this function."""
+@st.fragment(key=MIX_VIEW)
+def mix_view(cur: Current) -> None:
+    """Original | baseline | current mix | difference, and the live metrics of the mix."""
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
-    dec = mx.dec
-    lay = dec.spec.layout
-    view = state.view()
-    frame = mx.frame(view)
+    frame = mx.frame(state.view())
     mix_png, diff_png = mx.frame_pngs(frame)
-
     cols = st.columns(4, gap="small")
     cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
     cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
     cols[3].image(diff_png, caption=f"|mix − x| per pixel: dark 0 → bright ≥ {DIFF_VMAX:g}", width="stretch",
                   output_format="PNG")
-
     m = frame.metrics
     mc = st.columns(5)
     mc[0].metric("PSNR on players", f"{m['player_psnr']:.1f} dB",
@@ -111,7 +117,16 @@ def mixer(cur: Current) -> None:
     mc[4].metric("Additivity error", f"{m['additivity_error']:.3f}",
                  help="Mean over T of ||f0 + Σ_{S∩T≠∅} w_S Δf_S − u(T)|| / ||u(T) − f0|| for the "
                       "current weights (0 with every component at weight 1).")
+    state.sync_url()
 
+
+@st.fragment(key=MIX_CONTROLS)
+def mix_controls(cur: Current) -> None:
+    """Presets, the residual's weight, and one card per component with on / solo / weight."""
+    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    dec = mx.dec
+    lay = dec.spec.layout
+    view = state.view()
     ranking = list(dec.ranking)
     with st.container(border=True):
         p = st.columns([1.1, 1.1, 1.2, 1.0, 1.6, 1.3, 1.7, 2.2], vertical_alignment="bottom")
@@ -144,7 +159,11 @@ def mixer(cur: Current) -> None:
             row = ranking[rank]
             with col.container(border=True):
                 _component_controls(mx, view, rank, row, total)
-    state.sync_url()
+
+
+def mixer(cur: Current) -> None:
+    mix_view(cur)
+    mix_controls(cur)
 
 
 def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
