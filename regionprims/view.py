@@ -391,18 +391,23 @@ def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] =
         arr[~keep] = arr[~keep] * 0.35 + 20
         img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img, "RGBA")
-    _grid_lines(draw, size, rows, cols, line, width=max(1, size // 200))
+    _grid_lines(draw, size, rows, cols, line, width=max(1, size // 160))
     lw = max(2, size // 96)
     for p in highlight:
         r, c = divmod(p, cols)
         draw.rectangle([xs[c], ys[r], xs[c + 1] - 1, ys[r + 1] - 1], outline=tuple(outline[:3]) + (255,), width=lw)
     if numbers:
-        font = _font(max(10, min(20, min(ys[1] - ys[0], xs[1] - xs[0]) // 5)))
+        side = min(ys[1] - ys[0], xs[1] - xs[0])
+        font = _font(max(10, min(30, side // 4)))
+        pad = max(2, side // 40)
         for p in range(rows * cols):
             r, c = divmod(p, cols)
-            fill = (255, 255, 255, 255) if (not players or p in players) else (170, 170, 170, 255)
-            draw.text((xs[c] + 3, ys[r] + 1), str(p), fill=fill, font=font, stroke_width=2,
-                      stroke_fill=(0, 0, 0, 255))
+            is_player = not players or p in players
+            x0, y0 = xs[c] + pad, ys[r] + pad
+            box = draw.textbbox((x0 + pad, y0), str(p), font=font)
+            draw.rectangle([x0, y0, box[2] + pad, box[3] + pad], fill=(0, 0, 0, 150 if is_player else 90))
+            draw.text((x0 + pad, y0), str(p), font=font,
+                      fill=(255, 255, 255, 255) if is_player else (160, 160, 160, 255))
     return np.asarray(img)
 
 

@@ -56,8 +56,9 @@ def page(cur: Current) -> None:
         return
     leak = mx.leakage(shown)
     total = mx.total_strength
+    gallery = st.container(key="px_gallery")
     for start in range(0, len(shown), PER_ROW):
-        cols = st.columns(PER_ROW, gap="medium")
+        cols = gallery.columns(PER_ROW, gap="medium")
         for col, i in zip(cols, range(start, min(start + PER_ROW, len(shown)))):
             row = shown[i]
             with col.container(border=True):

@@ -32,7 +32,7 @@ def players_picker(cur: Current) -> None:
     lay_default = parse_layout(app.layout, None, force=True)
     chosen = cur.spec.layout.players if cur.spec is not None else (app.players or lay_default.players)
     left, right = st.columns([3, 2], gap="large")
-    with left:
+    with left.container(key="px_preview"):
         if cur.gen is not None:
             try:
                 png = resources.preview(cur.gen.identity, app.model, app.class_id, app.seed, app.truncation,
@@ -100,7 +100,7 @@ def mix_view(cur: Current) -> None:
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     frame = mx.frame(state.view())
     mix_png, diff_png = mx.frame_pngs(frame)
-    cols = st.columns(4, gap="small")
+    cols = st.container(key="px_view").columns(4, gap="small")
     cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
     cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
@@ -153,8 +153,9 @@ def mix_controls(cur: Current) -> None:
                 "(:red[red] brighter, :blue[blue] darker, white none; scaled per card)")
     h2.selectbox("show", TOP_CHOICES, index=TOP_CHOICES.index(top) if top in TOP_CHOICES else 1, key="show_top")
     total = mx.total_strength
+    cards = st.container(key="px_cards")
     for start in range(0, min(top, len(ranking)), CARDS_PER_ROW):
-        cols = st.columns(CARDS_PER_ROW, gap="medium")
+        cols = cards.columns(CARDS_PER_ROW, gap="medium")
         for col, rank in zip(cols, range(start, min(start + CARDS_PER_ROW, top, len(ranking)))):
             row = ranking[rank]
             with col.container(border=True):
@@ -197,7 +198,7 @@ def buildup(cur: Current) -> None:
                          format_func=lambda k: f"{k} (all)" if k == n_comp else str(k))
     b = mx.buildup(k_max, with_res)
     k = c3.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
-    left, right = st.columns([1, 2], gap="large")
+    left, right = st.container(key="px_build").columns([1, 2], gap="large")
     from ..view import grid_overlay, png_bytes, scale_for, upscale
     from ..render import to_rgb
     lay = mx.dec.spec.layout
@@ -208,7 +209,7 @@ def buildup(cur: Current) -> None:
     right.plotly_chart(charts.buildup_curve(b, k, full=mx.dec.metrics.get("fit_psnr")), key="buildup_chart",
                        config=charts.CONFIG)
     strip = sorted({round(k_max * t) for t in (0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)})
-    cols = st.columns(len(strip))
+    cols = st.container(key="px_strip").columns(len(strip))
     fs = scale_for(mx.dec.image.shape[-1], 128)
     for col, k_ in zip(cols, strip):
         col.image(png_bytes(upscale(to_rgb(b.images[k_]), fs)), caption=f"k={k_}", width="stretch", output_format="PNG")

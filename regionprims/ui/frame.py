@@ -40,8 +40,16 @@ def _url_warnings() -> None:
         st.rerun()
 
 
+# Images of generated pixels (containers keyed px_*) are scaled by the browser with nearest
+# neighbour: a 48 px image stays crisp at whatever width its column has.
+CSS = """<style>
+[class*="st-key-px_"] [data-testid="stImage"] img { image-rendering: pixelated; }
+</style>"""
+
+
 def main() -> None:
     st.set_page_config(page_title="regionprims explorer", page_icon=":material/grid_view:", layout="wide")
+    st.html(CSS)
     state.init()
     pages = [st.Page(f, title=t, icon=i, url_path=u, default=(u == "explore")) for f, t, i, u in PAGES]
     selected = st.navigation(pages, position="top")
