@@ -85,8 +85,10 @@ def overlap_heatmap(labels: Sequence[str], patches: Sequence[int], shares: np.nd
     fig.update_xaxes(type="category")
     height = 120 + 24 * len(labels)
     fig = _layout(fig, "Where each component acts: energy by patch (● = its regions)",
-                  "grid patch", "component", height=height)
-    fig.update_layout(showlegend=False)
+                  "grid patch", None, height=height)
+    fig.update_layout(showlegend=False, margin=dict(l=150, r=20, t=50, b=50), font=dict(size=13),
+                      paper_bgcolor="white", plot_bgcolor="white")
+    fig.update_yaxes(automargin=True)
     return fig
 
 

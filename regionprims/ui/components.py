@@ -51,7 +51,9 @@ def page(cur: Current) -> None:
     shown = ranked[:int(top)]
     rank_of = {r: i for i, r in enumerate(dec.ranking)}
     st.caption(f"{len(ranked)} components match; showing the {len(shown)} strongest. Each card: the region set "
-               "on the grid | its regional pattern tail(f0 + Δf_S) − tail(f0) (grey = no change).")
+               "on the grid | its regional pattern tail(f0 + Δf_S) − tail(f0) as luminance change (:red[red] brighter, "
+               ":blue[blue] darker, white none; scaled per card). Leakage: share of the component's "
+               "leave-one-out energy outside its regions.")
     if not shown:
         return
     leak = mx.leakage(shown)
