@@ -20,7 +20,7 @@ class OptimSettings:
     loss_S = mean over pixels of M_S of (tail(u(S)) - x)^2 + lam * mean(m_S).
     """
 
-    steps: int = 10                 # Adam steps per subset after the warm start (docs/method.md)
+    steps: int = 5                  # Adam steps per subset after the warm start (docs/method.md)
     lr: float = 0.25                # Adam learning rate on the mask logits a_S
     lam: float = 0.01               # weight of the mask-size penalty
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
