@@ -375,7 +375,8 @@ def _font(size: int):
 
 def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] = (), numbers: bool = False,
                  dim_others: bool = False, highlight: Sequence[int] = (),
-                 line: tuple = (255, 255, 255, 150), outline: tuple = PLAYER_COLOUR) -> np.ndarray:
+                 line: tuple = (255, 255, 255, 150), outline: tuple = PLAYER_COLOUR,
+                 line_width: int | None = None) -> np.ndarray:
     """Draw the patch grid on an (upscaled) image; optionally number the patches, dim the
     non-player patches and outline `highlight` patches."""
     from .regions import grid_edges
@@ -391,7 +392,7 @@ def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] =
         arr[~keep] = arr[~keep] * 0.35 + 20
         img = Image.fromarray(arr.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img, "RGBA")
-    _grid_lines(draw, size, rows, cols, line, width=max(1, size // 160))
+    _grid_lines(draw, size, rows, cols, line, width=line_width or max(1, size // 160))
     lw = max(2, size // 96)
     for p in highlight:
         r, c = divmod(p, cols)
@@ -415,9 +416,11 @@ def region_card(x_rgb: np.ndarray, pattern: torch.Tensor, patches: Sequence[int]
                 factor: int) -> np.ndarray:
     """One component's card: its region set on the grid (the image dimmed outside the set, the
     set outlined) next to its regional pattern (with the same outline, so leakage shows)."""
-    left = grid_overlay(upscale(x_rgb, factor), rows, cols, players=patches, dim_others=True, highlight=patches)
+    lw = max(2, factor // 2)      # survives the browser's nearest-neighbour downscaling
+    left = grid_overlay(upscale(x_rgb, factor), rows, cols, players=patches, dim_others=True, highlight=patches,
+                        line_width=lw)
     right = grid_overlay(upscale(pattern_rgb(pattern), factor), rows, cols, highlight=patches,
-                         line=(90, 90, 90, 110), outline=(20, 20, 20))
+                         line=(110, 110, 110, 150), outline=(20, 20, 20), line_width=lw)
     gap = np.full((left.shape[0], max(2, factor), 3), 255, np.uint8)
     return np.concatenate([left, gap, right], 1)
 
