@@ -96,8 +96,7 @@ def test_shared_url_restores_the_view(page: Page, app_url: str):
     wait_for_mixer(page, 60_000)
     residual = page.locator("[data-testid='stSlider']").filter(has_text="residual")
     expect(residual.get_by_test_id("stSliderThumbValue")).to_have_text("0.25")
-    on_boxes = page.get_by_role("checkbox", name="on", exact=True)
-    assert on_boxes.count() == 12
+    expect(page.get_by_role("checkbox", name="on", exact=True)).to_have_count(12)
     assert metric(page, "Components on") == "14 / 15"
     weights = [s.inner_text() for s in page.get_by_test_id("stSliderThumbValue").all()]
     assert "0.50" in weights, weights
@@ -113,13 +112,16 @@ def test_shared_url_restores_the_view(page: Page, app_url: str):
 
 
 def test_every_page_on_the_default_image(page: Page, app_url: str):
-    """The default image (demo, face, seed 0) on the 3x3 layout with few steps: every page, with
-    a screenshot of each for the docs."""
-    link = f"{app_url}/?steps=5&codes=16"
-    page.goto(link)
-    wait_for_mixer(page, 240_000)
+    """The default view (demo, face, seed 0, 3x3, default settings), decomposed with the button:
+    every page, with a screenshot of each for the docs."""
+    page.goto(app_url)
+    idle(page)
+    button = page.get_by_role("button", name=re.compile(r"Decompose \(512 subsets\)"))
+    if button.count():            # (an earlier test's link may have started this job already)
+        button.click()
+    wait_for_mixer(page, 300_000)
+    expect(page.get_by_role("checkbox", name="on", exact=True)).to_have_count(12)
     assert metric(page, "Components on") == "511 / 511"
-    assert page.get_by_role("checkbox", name="on", exact=True).count() == 12
     shot(page, "explore")
     page.get_by_role("tab", name="Build-up").click()
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
@@ -129,7 +131,7 @@ def test_every_page_on_the_default_image(page: Page, app_url: str):
     expect(page.get_by_role("button", name="Solo in mixer").first).to_be_visible()
     expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
     idle(page)
-    assert "/components" in page.url and "steps=5" in page.url          # the state follows the page
+    assert "/components" in page.url
     shot(page, "components")
     page.get_by_role("link", name="Faithfulness").click()
     expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible()
@@ -140,6 +142,20 @@ def test_every_page_on_the_default_image(page: Page, app_url: str):
     expect(page.get_by_test_id("stDownloadButton").first).to_be_visible(timeout=120_000)
     idle(page)
     shot(page, "export")
+
+
+def test_progress_time_left_and_cancel(page: Page, app_url: str):
+    page.goto(f"{app_url}/?layout=3x3&steps=400&codes=4&seed=11")      # a slow job, started by the link
+    bar = page.get_by_test_id("stProgress")
+    expect(bar).to_be_visible(timeout=60_000)
+    expect(bar).to_contain_text("left", timeout=60_000)                    # the estimate of time left
+    expect(page.get_by_role("heading", name="face · seed 11")).to_be_visible()   # the page stays usable
+    page.get_by_role("link", name="Faithfulness").click()
+    expect(page.get_by_text("No decomposition for this selection yet")).to_be_visible()
+    expect(bar).to_be_visible()
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("The decomposition was cancelled.")).to_be_visible(timeout=60_000)
+    assert "seed=11" in page.url and "/faithfulness" in page.url
 
 
 def test_export_downloads(page: Page, app_url: str):
