@@ -31,7 +31,6 @@ from regionprims.minimal import optimize_minimal_features
 from regionprims.models.registry import load_generator
 from regionprims.pipeline import baseline, image_and_feature, make_spec
 from regionprims.regions import player_masks, subset_matrix
-from regionprims.specs import OptimSettings
 
 
 def random_biggan_folder(resolution: int) -> str:

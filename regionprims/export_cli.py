@@ -5,11 +5,10 @@ with (or --model) and refuses a generator whose identity differs, builds the byt
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
 from .errors import UserError
+from .fileformat import write_atomic
 
 FORMATS = {"png": ".png", "svg": ".svg", "pdf": ".pdf", "pptx": ".pptx", "gif": ".gif",
            "safetensors": ".safetensors"}
@@ -105,19 +104,6 @@ def _generator(args, dec):
                         f"'{name}' loads '{gen.identity}'; exporting with other weights would show wrong "
                         "images (give --model with the same weights)")
     return gen
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, then rename: OUT is either complete or untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def cmd_export(args: argparse.Namespace) -> int:

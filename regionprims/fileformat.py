@@ -67,12 +67,12 @@ def to_bytes(dec: Decomposition) -> bytes:
     return st_save(tensors, metadata={"regionprims": json.dumps(meta)})
 
 
-def save_decomposition(dec: Decomposition, path: str | Path) -> Path:
-    """Write atomically (temp file + rename): a crash never leaves a half-written file."""
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Temp file in the same folder, then rename: the file is either complete or untouched,
+    so a crash or a cancel never leaves a half-written result."""
     path = Path(path)
-    data = to_bytes(dec)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".safetensors")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -81,6 +81,10 @@ def save_decomposition(dec: Decomposition, path: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_decomposition(dec: Decomposition, path: str | Path) -> Path:
+    return write_atomic(path, to_bytes(dec))
 
 
 def _header(data: bytes, where: str) -> dict:

@@ -6,7 +6,6 @@ math of its own beyond wiring; each step lives in its module.
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import replace
@@ -30,33 +29,13 @@ from .ranking import component_norms, rank_rows
 from .regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
 from .render import pattern_energy, regional_patterns, render_features
 from .specs import DecompositionSpec, OptimSettings, stable_hash
+from .validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
-MAX_SEED = 2 ** 32 - 1
 DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
 
 
 def default_truncation(gen: SplitGenerator) -> float:
     return DEFAULT_TRUNCATION.get(gen.kind, 1.0)
-
-
-def validate_seed(seed: object) -> int:
-    try:
-        value = int(str(seed).strip())
-    except ValueError:
-        raise UserError(f"seed must be an integer between 0 and {MAX_SEED}, got '{seed}'") from None
-    if not 0 <= value <= MAX_SEED:
-        raise UserError(f"seed must be between 0 and {MAX_SEED}, got {value}")
-    return value
-
-
-def validate_truncation(truncation: object) -> float:
-    try:
-        value = float(truncation)
-    except (TypeError, ValueError):
-        raise UserError(f"truncation must be a number in (0, 1], got '{truncation}'") from None
-    if not (0.0 < value <= 1.0) or math.isnan(value):
-        raise UserError(f"truncation must be in (0, 1], got {value}")
-    return value
 
 
 def validate_split(gen: SplitGenerator, split: str | None) -> str:
@@ -79,7 +58,7 @@ def make_spec(gen: SplitGenerator, class_: str | int, seed: object, *, truncatio
         raise UserError(f"rank-by must be 'norm' or 'effect', got '{rank_by}'")
     spec = DecompositionSpec(
         model=gen.name, model_identity=gen.identity, class_id=resolve_class(class_, gen.class_names),
-        seed=validate_seed(seed),
+        seed=validate_seed(seed, allow_text=True),
         truncation=validate_truncation(default_truncation(gen) if truncation is None else truncation),
         split=validate_split(gen, split), layout=parse_layout(layout, players, force=force),
         settings=settings, rank_by=rank_by)
@@ -227,7 +206,7 @@ def sample_image(gen: SplitGenerator, class_: str | int, seed: object, truncatio
     from .render import to_rgb
     class_id = resolve_class(class_, gen.class_names)
     t = validate_truncation(default_truncation(gen) if truncation is None else truncation)
-    z = gen.sample_z(validate_seed(seed), t, 1)
+    z = gen.sample_z(validate_seed(seed, allow_text=True), t, 1)
     with torch.no_grad():
         image = gen.forward(z, class_id, t)[0]
     if not torch.isfinite(image).all():

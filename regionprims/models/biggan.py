@@ -46,7 +46,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import operator
 import os
 import re
 import socket
@@ -60,6 +59,7 @@ import torch
 from torch import Tensor
 
 from ..errors import UserError
+from ..validation import validate_class_index, validate_seed, validate_truncation
 from .base import SplitContext
 
 log = logging.getLogger(__name__)
@@ -141,41 +141,7 @@ def architecture_info(name: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# Validation helpers
-
-
-def validate_truncation(truncation: Any) -> float:
-    try:
-        t = float(truncation)
-    except (TypeError, ValueError):
-        raise UserError(f"truncation must be a number in (0, 1], got {truncation!r}") from None
-    if isinstance(truncation, bool) or not (0.0 < t <= 1.0):
-        raise UserError(f"truncation must be in (0, 1], got {truncation!r}")
-    return t
-
-
-def validate_seed(seed: Any) -> int:
-    if isinstance(seed, bool):
-        raise UserError(f"seed must be an integer in 0..{2**32 - 1}, got {seed!r}")
-    try:
-        s = operator.index(seed)
-    except TypeError:
-        raise UserError(f"seed must be an integer in 0..{2**32 - 1}, got {seed!r}") from None
-    if not 0 <= s <= 2**32 - 1:
-        raise UserError(f"seed must be an integer in 0..{2**32 - 1}, got {s}")
-    return s
-
-
-def _validate_class(class_id: Any, num_classes: int) -> int:
-    if isinstance(class_id, bool):
-        raise UserError(f"class must be an integer in 0..{num_classes - 1}, got {class_id!r}")
-    try:
-        c = operator.index(class_id)
-    except TypeError:
-        raise UserError(f"class must be an integer in 0..{num_classes - 1}, got {class_id!r}") from None
-    if not 0 <= c < num_classes:
-        raise UserError(f"class {c} is out of range 0..{num_classes - 1}")
-    return c
+# Latent codes
 
 
 def truncated_normal(seed: int, n: int, bound: float = 2.0) -> np.ndarray:
@@ -262,7 +228,7 @@ class BigGANDeep:
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
         """Feature [B, C, h, w] = output of module `split`, and the context (cond has z's batch)."""
         t = validate_truncation(truncation)
-        c = _validate_class(class_id, self.num_classes)
+        c = validate_class_index(class_id, self.num_classes)
         idx = self._split_index(split)
         g = self.model.generator
         cond = self._cond(z, c)
@@ -296,7 +262,7 @@ class BigGANDeep:
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
         """The package's own `BigGAN.forward` (the unsplit reference)."""
         t = validate_truncation(truncation)
-        c = _validate_class(class_id, self.num_classes)
+        c = validate_class_index(class_id, self.num_classes)
         z = self._as_z(z)
         y = torch.zeros(z.shape[0], self.num_classes, device=self.device, dtype=z.dtype)
         y[:, c] = 1.0

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
+from ..validation import validate_seed, validate_truncation
 from ..scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
 from .base import SplitContext
 
@@ -235,10 +236,7 @@ class DemoGenerator:
 
     @staticmethod
     def _check_truncation(truncation) -> float:
-        t = float(truncation)
-        if not (0.0 < t <= 1.0):
-            raise UserError(f"truncation must be in (0, 1], got {truncation}")
-        return t
+        return validate_truncation(truncation)
 
     def _split_index(self, split: str) -> int:
         if split not in self.split_points:
@@ -254,10 +252,7 @@ class DemoGenerator:
 
     # -- protocol --------------------------------------------------------------------------
     def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
-        k = self._as_int(seed)
-        if k is None or not 0 <= k < 2 ** 32:
-            raise UserError(f"seed must be an integer in 0..{2 ** 32 - 1}, got {seed!r}")
-        seed = k
+        seed = validate_seed(seed)
         t = self._check_truncation(truncation)
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(batch, self.z_dim, generator=g).clamp_(-2.0, 2.0)
