@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ..regions import subset_label
-from ..view import preset, row_patches
+from ..view import row_patches
 from . import charts, resources, state
 from .state import Current
 
@@ -24,7 +24,7 @@ def page(cur: Current) -> None:
         st.error(cur.error)
         return
     if cur.dec is None:
-        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        state.no_result_note(cur)
         return
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec

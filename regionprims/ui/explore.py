@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..regions import MAX_PLAYERS, parse_layout, subset_label
-from ..view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset, row_patches
+from ..view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset
 from . import charts, resources, state
 from .state import Current
 
@@ -37,7 +37,8 @@ def players_picker(cur: Current) -> None:
             try:
                 png = resources.preview(cur.gen.identity, app.model, app.class_id, app.seed, app.truncation,
                                         app.layout, tuple(chosen) or None, _gen=cur.gen)
-                st.image(png, caption="Generated image x: grid patches numbered, players bright", width=360, output_format="PNG")
+                st.image(png, caption="Generated image x: grid patches numbered, players bright", width=360,
+                         output_format="PNG")
             except Exception as exc:  # noqa: BLE001 - bad input is reported in the sidebar
                 st.caption(str(exc))
     with right:
@@ -205,7 +206,8 @@ def buildup(cur: Current) -> None:
     f = scale_for(mx.dec.image.shape[-1])
     frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)
     left.image(png_bytes(frame), caption=f"f0 + top {k} components{' + r' if with_res else ''}: "
-                                         f"{b.player_psnr[k]:.1f} dB on the players", width="stretch", output_format="PNG")
+                                         f"{b.player_psnr[k]:.1f} dB on the players", width="stretch",
+               output_format="PNG")
     right.plotly_chart(charts.buildup_curve(b, k, full=mx.dec.metrics.get("fit_psnr")), key="buildup_chart",
                        config=charts.CONFIG)
     strip = sorted({round(k_max * t) for t in (0, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)})
@@ -227,8 +229,7 @@ def page(cur: Current) -> None:
         players_picker(cur)
     if cur.dec is None:
         if cur.error is None:
-            st.info("Press **Decompose** in the sidebar to split this image into its regional components. "
-                    "The decomposition runs in the background; a cached result opens at once.")
+            state.no_result_note(cur, " to split this image into its regional components.")
         return
     tab_mix, tab_build = st.tabs(["Mixer", "Build-up"])
     with tab_mix:

@@ -18,7 +18,7 @@ def page(cur: Current) -> None:
         st.error(cur.error)
         return
     if cur.dec is None:
-        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        state.no_result_note(cur)
         return
     try:
         from .. import export as ex

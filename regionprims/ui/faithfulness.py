@@ -9,7 +9,7 @@ import streamlit as st
 
 from .. import metrics as M
 from ..regions import subset_label
-from . import charts, resources
+from . import charts, resources, state
 from .state import Current
 
 METRICS = [
@@ -49,7 +49,7 @@ def page(cur: Current) -> None:
         st.error(cur.error)
         return
     if cur.dec is None:
-        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar.")
+        state.no_result_note(cur)
         return
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec

@@ -135,5 +135,15 @@ def current() -> Current:
     return cur if cur is not None else Current(app=app_state())
 
 
+def no_result_note(cur: Current, what: str = "") -> None:
+    """What a page says while its selection has no decomposition (yet)."""
+    if cur.job is not None and cur.job.active:
+        st.info("Decomposing in the background (progress in the sidebar); the result appears here when it is "
+                "done. The page stays usable meanwhile.", icon=":material/hourglass_top:")
+    else:
+        st.info("No decomposition for this selection yet: press **Decompose** in the sidebar" + (what or ".")
+                + " It runs in the background; a cached result opens at once.")
+
+
 def owner() -> str:
     return st.session_state.setdefault(OWNER, uuid.uuid4().hex)

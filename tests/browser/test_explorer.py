@@ -151,7 +151,7 @@ def test_progress_time_left_and_cancel(page: Page, app_url: str):
     expect(bar).to_contain_text("left", timeout=60_000)                    # the estimate of time left
     expect(page.get_by_role("heading", name="face · seed 11")).to_be_visible()   # the page stays usable
     page.get_by_role("link", name="Faithfulness").click()
-    expect(page.get_by_text("No decomposition for this selection yet")).to_be_visible()
+    expect(page.get_by_text("Decomposing in the background")).to_be_visible()
     expect(bar).to_be_visible()
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("The decomposition was cancelled.")).to_be_visible(timeout=60_000)
