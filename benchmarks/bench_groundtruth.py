@@ -18,7 +18,8 @@ from regionprims.pipeline import decompose, make_spec
 
 # for each key: is higher better? (decides which end is the worst case)
 KEYS = {"gt_object_purity": True, "gt_object_coverage": True, "gt_region_agreement": True,
-        "gt_background_share": False, "gt_region_contains_object": True,
+        "gt_background_share": False, "gt_region_contains_object": True, "gt_slot_purity": True,
+        "gt_absent_share": False,
         "residual_ratio": False, "fit_psnr": True, "additivity_error_top20": False, "leakage_top20": False,
         "sparsity_top20": True}
 

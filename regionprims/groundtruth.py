@@ -20,6 +20,13 @@ and the component's region set M_S (union of its players' masks):
 - `gt_region_contains_object`: mean over components of |O_j* ∩ M_S| / |O_j*| where O_j* is the
   component's dominant object — whether the regions a component is named after contain the
   object it actually draws.
+- `gt_slot_purity`: like purity, but over the *slots* of all objects, present or absent (the
+  pixels each object covers when present). A decomposition is relative to the baseline f0, whose
+  image shows every object half-drawn; a component that erases an absent object's average
+  appearance does real work in that object's slot, which `gt_background_share` counts as
+  background. Slots may overlap (a face's eyes lie inside the head).
+- `gt_absent_share`: mean over components of the share of energy inside the slots of absent
+  objects (and outside present objects): how much of the top components "draws absence".
 - `gt_objects_present`: number of present objects; `gt_components_scored`: components used.
 
 Components with zero energy count as 0 for every mean (they draw nothing). With no present
@@ -45,7 +52,7 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
               player_masks: Tensor) -> dict[str, float]:
     """Scores (keys `gt_*`) of the given components against the scene's objects.
 
-    objects: `scenes.SceneObject`s (name, present, mask [H, W] bool);
+    objects: `scenes.SceneObject`s (name, present, mask [H, W] bool, slot [H, W] bool or None);
     components: (subset row, leave-one-out energy map [H, W]) for the top-k components;
     subsets: uint8 [2**n, n] (row k marks the players of subset k);
     player_masks: float [n, H, W] (a pixel belongs to a player where the mask > 0.5)."""
@@ -55,16 +62,26 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
     pm = player_masks.detach().float().cpu() > 0.5
     subsets = subsets.detach().cpu()
     purity, agree, background, contains = [], [], [], []
+    slot_purity, absent_share = [], []
+    slots = [o.slot.bool().cpu() for o in objects if getattr(o, "slot", None) is not None and bool(o.slot.any())]
+    absent = [o.slot.bool().cpu() for o in objects
+              if not o.present and getattr(o, "slot", None) is not None and bool(o.slot.any())]
+    absent_union = torch.stack(absent).any(0) if absent else None
     covered = [False] * len(present)
     for row, energy in components:
         e = energy.detach().float().cpu().clamp(min=0)
         total = float(e.sum())
         if total <= 0.0:
+            slot_purity.append(0.0)
+            absent_share.append(0.0)
             purity.append(0.0)
             agree.append(0.0)
             background.append(0.0)
             contains.append(0.0)
             continue
+        slot_purity.append(max((float((e * m).sum()) / total for m in slots), default=0.0))
+        outside = ~union if union is not None else torch.ones_like(e, dtype=torch.bool)
+        absent_share.append(float((e * (absent_union & outside)).sum()) / total if absent_union is not None else 0.0)
         members = subsets[int(row)].bool()
         region = pm[members].any(0) if bool(members.any()) else torch.zeros_like(pm[0])
         if masks is None:
@@ -93,6 +110,8 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
         "gt_region_agreement": mean(agree),
         "gt_background_share": mean(background),
         "gt_region_contains_object": mean(contains),
+        "gt_slot_purity": mean(slot_purity),
+        "gt_absent_share": mean(absent_share),
         "gt_objects_present": float(len(present)),
         "gt_components_scored": float(len(components)),
     }

@@ -106,6 +106,7 @@ class SceneObject:
     present: bool
     mask: Tensor        # bool [48, 48]: pixels where the object is visible
     cells: str = ""     # where it is meant to be (documentation)
+    slot: Tensor | None = None   # bool [48, 48]: pixels it covers when present (its place even when absent)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -480,8 +481,23 @@ def scene_objects(z: Tensor, class_id: int) -> list[SceneObject]:
     for i, name in enumerate(names):
         present = any(bool(lay.present[0]) for lay in layers if lay.name == name)
         out.append(SceneObject(name=name, present=present, mask=(owner == i) & present,
-                               cells=OBJECT_DOCS[cls][name][0]))
+                               cells=OBJECT_DOCS[cls][name][0], slot=_slot(cls, zz, name, layers)))
     return out
+
+
+def _slot(cls: str, zz: Tensor, name: str, layers: list) -> Tensor:
+    """Where the object is drawn when present: its own coverage > 0.5 (ignoring occlusion).
+    An absent object is switched on by raising its presence number (the first of its slice,
+    which every object that can be absent has); nothing else in z changes."""
+    if not any(bool(lay.present[0]) for lay in layers if lay.name == name):
+        zz = zz.clone()
+        zz[0, SLICES[cls][name][0]] = 4.0
+        layers = _CLASS_FN[cls](zz)
+    slot = torch.zeros(IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool)
+    for lay in layers:
+        if lay.name == name:
+            slot |= lay.alpha[0] > 0.5
+    return slot
 
 
 def object_names(class_id: int) -> tuple[str, ...]:

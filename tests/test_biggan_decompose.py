@@ -5,13 +5,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from test_biggan import _tiny_biggan, _write
 
-CHECKER = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_contract.py"
+from test_fileformat import CHECKER
 METRICS = ["residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20", "leakage_top20", "sparsity_top20"]
 
 
@@ -30,9 +29,8 @@ def test_decompose_random_biggan_folder(tmp_path):
     assert all(k in report["metrics"] for k in METRICS)
     assert "minimal features" in run.stderr               # progress on stderr
     (tmp_path / "r.json").write_text(run.stdout)
-    if CHECKER.exists():
-        check = subprocess.run([sys.executable, str(CHECKER), str(tmp_path / "r.json"), str(out)],
-                               capture_output=True, text=True)
-        assert check.returncode == 0, check.stdout
+    check = subprocess.run([sys.executable, str(CHECKER), str(tmp_path / "r.json"), str(out)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert json.loads(again.stdout)["cache_hit"] is True

@@ -28,6 +28,8 @@ GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py an
     "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
     "gt_background_share": ("share of the effect on background pixels", "low"),
     "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
+    "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
+    "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average object)", "—"),
     "gt_objects_present": ("objects present in this scene", "—"),
     "gt_components_scored": ("components scored (the top ones)", "—"),
 }

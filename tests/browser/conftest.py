@@ -1,7 +1,7 @@
 """Browser tests: Playwright (sync API) drives Debian's Chromium (/usr/bin/chromium, or
 $CHROMIUM) against `streamlit run app.py`, started headless on a free port for the session with
-its own cache folder. They are marked `browser`; when the browser exists they run (and fail
-loudly), they are skipped only when no Chromium is installed at all."""
+its own cache folder. They are marked `browser`. Without Chromium they fail with a message that
+says how to install it (the README's test instructions install it first); they are never skipped."""
 from __future__ import annotations
 
 import os
@@ -28,8 +28,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.browser)
-            if not Path(CHROMIUM).exists():
-                item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"))
+
+
+@pytest.fixture(autouse=True)
+def _chromium_present():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install it with `apt-get install -y chromium chromium-driver` "
+                    "(see the README), or point $CHROMIUM at one")
 
 
 def _free_port() -> int:
