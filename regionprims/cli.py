@@ -74,7 +74,7 @@ def _settings(args):
                          lam=args.lam if args.lam is not None else base.lam,
                          mask=args.mask or base.mask,
                          baseline_codes=args.baseline_codes or base.baseline_codes,
-                         chunk=args.chunk or base.chunk)
+                         chunk=args.chunk or base.chunk, memory_mb=args.memory_mb or base.memory_mb)
 
 
 def cmd_decompose(args) -> int:
@@ -208,7 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
     p.add_argument("--mask", choices=["spatial", "channel"], default=None)
     p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
-    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (memory)")
+    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (default: as many "
+                   "as fit in --memory-mb)")
+    p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
+                   "(default 4096)")
     p.add_argument("--rank-by", default="norm", choices=["norm", "effect"])
     p.add_argument("--force", action="store_true", help="allow more than 12 players")
     p.add_argument("--out", default=None, help="write the decomposition file (.safetensors)")

@@ -59,6 +59,32 @@ def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int
     return logits.contiguous()
 
 
+def activation_bytes_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
+    """Memory that one more sample adds to a tail forward + backward: the tensors autograd saves
+    for a batch of 2 minus those for a batch of 1 (weights saved once cancel out), plus the
+    sample's output, feature and mask buffers."""
+    def saved(batch: int) -> int:
+        total = 0
+
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            total += t.numel() * t.element_size()
+            return t
+
+        x = feature.unsqueeze(0).expand(batch, *feature.shape).clone().requires_grad_(True)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = gen.tail(x, ctx)
+        return total + out.numel() * out.element_size()
+
+    return max(1, saved(2) - saved(1)) + 8 * feature.numel() * feature.element_size()
+
+
+def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_mb: int, most: int = 512) -> int:
+    """Subsets per batch so that the optimisation's activations stay under memory_mb."""
+    per = activation_bytes_per_sample(gen, ctx, feature)
+    return int(max(1, min(most, memory_mb * 2 ** 20 // per)))
+
+
 def masked_mse(images: Tensor, target: Tensor, masks: Tensor, per_pixels: float | None = None) -> Tensor:
     """Per-sample squared error in [0, 1] pixel scale over the pixels of each mask, divided by
     3 x the mask's own pixel count (a mean; per_pixels None) or by 3 x a fixed pixel count.
@@ -90,7 +116,8 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     steps_used = torch.zeros(k_all, dtype=torch.long)
     mask_mean = torch.zeros(k_all, device=device)
     recon = torch.zeros(k_all, device=device)
-    chunks = [rows[i:i + settings.chunk] for i in range(0, len(rows), settings.chunk)]
+    chunk_size = settings.chunk or auto_chunk(gen, ctx, feature, settings.memory_mb)
+    chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
     n = subsets.shape[1]
     warm = settings.init == "singletons"
     total_work, done_work = len(rows) * settings.steps + (n * settings.warm_steps if warm else 0), 0
@@ -114,11 +141,11 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
         steps_used[chunk.cpu()] = used
         with torch.no_grad():
             fit_loss[chunk], recon[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk],
-                                                      settings.chunk, per_pixels)
+                                                      chunk_size, per_pixels)
     objective = recon[1:] + settings.lam * mask_mean[1:]        # the loss that was minimised
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
             "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
-            "mask_mean": float(mask_mean[1:].mean())}
+            "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
 
 

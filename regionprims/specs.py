@@ -31,7 +31,8 @@ class OptimSettings:
     early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
     tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
     patience: int = 5               # ... for this many consecutive steps
-    chunk: int = 512                # subsets per batch (memory bound)
+    chunk: int = 0                  # subsets per batch; 0 = as many as fit in memory_mb
+    memory_mb: int = 4096           # bound on the optimisation's activation memory (auto chunk)
     baseline_codes: int = 64        # M codes averaged for f0
     opt_seed: int = 0               # seed of anything random in the optimisation
 
@@ -53,8 +54,10 @@ class OptimSettings:
             raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
         if not 1 <= self.baseline_codes <= 4096:
             raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
-        if self.chunk < 1:
-            raise UserError("chunk must be at least 1")
+        if self.chunk < 0:
+            raise UserError("chunk must be 0 (automatic) or a positive number of subsets")
+        if self.memory_mb < 64:
+            raise UserError(f"memory bound must be at least 64 MB, got {self.memory_mb}")
 
 
 @dataclass(frozen=True)

@@ -206,3 +206,17 @@ def test_progress_only_grows_and_ends_complete(tiny_gen):
     fracs = [f for f, _ in seen]
     assert fracs == sorted(fracs) and fracs[-1] == 1.0
     assert any("baseline" in m for _, m in seen) and any("minimal" in m for _, m in seen)
+
+
+def test_auto_chunk_respects_the_memory_bound(tiny_gen, dec):
+    from regionprims.minimal import activation_bytes_per_sample, auto_chunk
+    ctx = image_and_feature(tiny_gen, dec.spec)[3]
+    per = activation_bytes_per_sample(tiny_gen, ctx, dec.feature)
+    assert per > dec.feature.numel() * 4                  # at least the feature's own buffers
+    small = auto_chunk(tiny_gen, ctx, dec.feature, memory_mb=64, most=10 ** 9)
+    assert small == 64 * 2 ** 20 // per
+    assert auto_chunk(tiny_gen, ctx, dec.feature, memory_mb=64, most=3) == 3
+    # chunking changes nothing in the result: 2 subsets per batch equals the automatic chunk
+    from dataclasses import replace
+    chunked = decompose(tiny_gen, replace(dec.spec, settings=replace(dec.spec.settings, chunk=2)))[0]
+    assert torch.allclose(chunked.minimal, dec.minimal, atol=1e-5)
