@@ -79,6 +79,11 @@ def title_line(dec: Decomposition) -> str:
             f"{spec.layout.name} layout, {dec.n} players, {2 ** dec.n} subsets")
 
 
+def _steps_text(s) -> str:
+    warm = f"{s.warm_steps} single-player steps + " if s.init == "singletons" else f"{s.init} start, "
+    return warm + (f"≤ {s.steps} steps (early stop, tol {s.tol:g})" if s.early_stop else f"{s.steps} steps")
+
+
 def provenance_caption(dec: Decomposition, width: int = 190) -> str:
     """Four lines (wrapped at `width` characters) saying exactly what the export shows: model and
     identity, the image, the players, the settings that change the result and the regionprims
@@ -90,7 +95,7 @@ def provenance_caption(dec: Decomposition, width: int = 190) -> str:
         f"seed {spec.seed} · truncation {spec.truncation:g} · split {spec.split}",
         f"Players: layout {lay.name} ({lay.rows}×{lay.cols} grid), {lay.n} player patches {list(lay.players)} · "
         f"{2 ** lay.n} subsets · components ranked by {spec.rank_by}",
-        f"Settings: {s.mask} mask, steps ≤ {s.steps}, lr {s.lr:g}, λ {s.lam:g}, init {s.init}, tol {s.tol:g}, "
+        f"Settings: {s.mask} mask, {_steps_text(s)}, lr {s.lr:g}, λ {s.lam:g}, {s.loss_norm}-normalised loss, "
         f"baseline codes {s.baseline_codes}, opt seed {s.opt_seed} · regionprims {_producer_version(dec)}",
         "Metrics: " + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
     ]

@@ -63,7 +63,7 @@ def page(cur: Current) -> None:
         for col, (key, label, definition, good) in zip(cols, METRICS[start:start + 3]):
             col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.", border=True)
     st.caption("Transfer (top-20 of one image among the top-100 of another) needs two decompositions: "
-               "`regionprims batch` reports it.")
+               "`regionprims transfer A.safetensors B.safetensors` reports it (export both files from the Export page).")
     with st.expander("Definitions"):
         st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
                   "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
