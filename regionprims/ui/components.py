@@ -19,12 +19,7 @@ def _solo_in_mixer(row: int) -> None:
 
 
 def page(cur: Current) -> None:
-    st.title("Components")
-    if cur.error:
-        st.error(cur.error)
-        return
-    if cur.dec is None:
-        state.no_result_note(cur)
+    if not state.page_start(cur, "Components"):
         return
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec

@@ -13,12 +13,7 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
 
 
 def page(cur: Current) -> None:
-    st.title("Export")
-    if cur.error:
-        st.error(cur.error)
-        return
-    if cur.dec is None:
-        state.no_result_note(cur)
+    if not state.page_start(cur, "Export"):
         return
     try:
         from .. import export as ex

@@ -46,12 +46,7 @@ def _fmt(v) -> str:
 
 
 def page(cur: Current) -> None:
-    st.title("Faithfulness")
-    if cur.error:
-        st.error(cur.error)
-        return
-    if cur.dec is None:
-        state.no_result_note(cur)
+    if not state.page_start(cur, "Faithfulness"):
         return
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec

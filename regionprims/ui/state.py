@@ -147,3 +147,16 @@ def no_result_note(cur: Current, what: str = "") -> None:
 
 def owner() -> str:
     return st.session_state.setdefault(OWNER, uuid.uuid4().hex)
+
+
+def page_start(cur: Current, title: str) -> bool:
+    """A result page's title, then the selection's error or the no-result note. True when the
+    page has a decomposition to show."""
+    st.title(title)
+    if cur.error:
+        st.error(cur.error)
+        return False
+    if cur.dec is None:
+        no_result_note(cur)
+        return False
+    return True
