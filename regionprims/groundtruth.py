@@ -34,18 +34,12 @@ object, purity/coverage/agreement/containment are 0.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
 
-GT_TOP_K = 20
 COVERAGE_THRESHOLD = 0.5
-
-
-def pattern_energy(image: Tensor, image_without: Tensor) -> Tensor:
-    """Leave-one-out pattern energy map [H, W]: squared pixel change summed over RGB."""
-    return (image.float() - image_without.float()).square().sum(dim=-3)
 
 
 def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subsets: Tensor,
@@ -115,18 +109,3 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
         "gt_objects_present": float(len(present)),
         "gt_components_scored": float(len(components)),
     }
-
-
-def leave_one_out_energies(tail: Callable[[Tensor], Tensor], feature: Tensor, components: Tensor,
-                           rows: Sequence[int], chunk: int = 64) -> list[tuple[int, Tensor]]:
-    """(row, energy map) for each row: energy of tail(f) - tail(f - components[row]).
-    `tail` maps features [B, C, h, w] to images [B, 3, H, W]; `feature` is [C, h, w]."""
-    rows = [int(r) for r in rows]
-    with torch.no_grad():
-        x = tail(feature.unsqueeze(0))[0]
-        out: list[tuple[int, Tensor]] = []
-        for i in range(0, len(rows), chunk):
-            part = rows[i:i + chunk]
-            imgs = tail(feature.unsqueeze(0) - components[part])
-            out += [(r, pattern_energy(x, imgs[j])) for j, r in enumerate(part)]
-    return out

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from regionprims.errors import UserError
-from regionprims.groundtruth import gt_scores, pattern_energy
+from regionprims.groundtruth import gt_scores
+from regionprims.render import pattern_energy
 from regionprims.models.base import SplitGenerator
 from regionprims.models.demo import (DEMO_INFO, SPLIT_POINTS, WEIGHTS_PATH, WEIGHTS_SHA256,
                                      load_demo, weights_present)
@@ -75,7 +76,7 @@ def test_scene_objects_match_rendered_pixels():
                 continue   # always present: no presence number
             z2 = z[k].clone()
             z2[a] = -2.0
-            energy = pattern_energy(img, render_scene(z2, k))
+            energy = pattern_energy((img - render_scene(z2, k))[None])[0]
             near = F.max_pool2d(o.mask.float()[None, None], 5, 1, 2)[0, 0] > 0
             assert float(energy[near].sum()) / float(energy.sum()) > 0.97, (cls, o.name)
 
