@@ -45,11 +45,6 @@ def additivity_error(components: Tensor, minimal: Tensor, keep_rows: Sequence[in
     return float(per_t.mean()), per_t
 
 
-def additivity_curve(components: Tensor, minimal: Tensor, ranking: Sequence[int], ks: Sequence[int]) -> list[float]:
-    """Additivity error when only the top-k components are kept, for each k."""
-    return [additivity_error(components, minimal, ranking[:k])[0] for k in ks]
-
-
 def leakage(energy: Tensor, rows: Sequence[int], subsets: Tensor, player_masks: Tensor) -> Tensor:
     """Share of each pattern's energy [K, H, W] that falls outside M_S of its own row."""
     regions = subset_masks(player_masks, subsets[list(rows)])

@@ -110,10 +110,14 @@ def subset_masks(masks: Tensor, subsets: Tensor) -> Tensor:
     return (torch.einsum("kn,nhw->khw", weights, masks) > 0).to(masks.dtype)
 
 
+def subset_members(row: int, players: Sequence[int]) -> list[int]:
+    """Grid patch indices of the players in subset row `row` (binary counting order)."""
+    return [players[j] for j in range(len(players)) if (row >> j) & 1]
+
+
 def subset_label(row: int, players: Sequence[int]) -> str:
     """Human label of subset row `row`: the patch indices it holds, e.g. '{0,4,8}'."""
-    members = [str(players[j]) for j in range(len(players)) if (row >> j) & 1]
-    return "{" + ",".join(members) + "}"
+    return "{" + ",".join(str(p) for p in subset_members(row, players)) + "}"
 
 
 def foreground_players(saliency: Tensor, rows: int, cols: int, n: int = PAPER_PLAYERS) -> tuple[int, ...]:

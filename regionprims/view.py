@@ -33,7 +33,8 @@ from . import metrics as M
 from .decomposition import Decomposition
 from .errors import UserError
 from .ranking import component_norms
-from .render import compose_feature, render_features, to_rgb
+from .regions import PAPER_PLAYERS, grid_edges, parse_layout, parse_players, patch_masks, subset_members
+from .render import compose_feature, pattern_energy, render_features, to_rgb
 
 W_MIN, W_MAX = -1.0, 2.0          # component weight slider range
 R_MIN, R_MAX = -1.0, 2.0          # residual weight slider range
@@ -247,16 +248,15 @@ class Mixer:
     def patch_energy(self, rows: Sequence[int]) -> np.ndarray:
         """[len(rows), grid patches]: share of each component's leave-one-out pattern energy
         in each patch of the grid (rows sum to 1)."""
-        from .regions import patch_masks
         lay = self.dec.spec.layout
-        energy = self.patterns(rows, "loo").square().sum(1)                 # [K, H, W]
+        energy = pattern_energy(self.patterns(rows, "loo"))                  # [K, H, W]
         masks = patch_masks(lay.rows, lay.cols, *energy.shape[-2:])          # [P, H, W]
         per = torch.einsum("khw,phw->kp", energy, masks)
         return (per / per.sum(1, keepdim=True).clamp_min(M.EPS)).numpy()
 
     def leakage(self, rows: Sequence[int]) -> np.ndarray:
         """Share of each component's leave-one-out pattern energy outside its own regions."""
-        energy = self.patterns(rows, "loo").square().sum(1)
+        energy = pattern_energy(self.patterns(rows, "loo"))
         return M.leakage(energy, list(rows), self.dec.subsets, self.dec.player_masks).numpy()
 
     def additivity_curve(self, ks: Sequence[int]) -> list[float]:
@@ -278,7 +278,7 @@ class Mixer:
         lay = self.dec.spec.layout
         f = factor or scale_for(self.dec.image.shape[-1], 144)
         return self._memo(("card", row, f), lambda: png_bytes(region_card(
-            self.x_rgb, self.patterns([row])[0], row_patches(row, lay.players), lay.rows, lay.cols, f)))
+            self.x_rgb, self.patterns([row])[0], subset_members(row, lay.players), lay.rows, lay.cols, f)))
 
     def still(self, name: str) -> bytes:
         """PNG of the original (grid, numbered patches, players outlined) or the baseline image."""
@@ -358,7 +358,6 @@ def pattern_rgb(pattern: torch.Tensor, vmax: float | None = None) -> np.ndarray:
 
 
 def _grid_lines(draw: ImageDraw.ImageDraw, size: int, rows: int, cols: int, colour, width: int = 1) -> None:
-    from .regions import grid_edges
     for y in grid_edges(size, rows)[1:-1]:
         draw.line([(0, y), (size, y)], fill=colour, width=width)
     for x in grid_edges(size, cols)[1:-1]:
@@ -379,7 +378,6 @@ def grid_overlay(rgb: np.ndarray, rows: int, cols: int, players: Sequence[int] =
                  line_width: int | None = None) -> np.ndarray:
     """Draw the patch grid on an (upscaled) image; optionally number the patches, dim the
     non-player patches and outline `highlight` patches."""
-    from .regions import grid_edges
     img = Image.fromarray(np.ascontiguousarray(rgb)).convert("RGB")
     size = img.width
     ys, xs = grid_edges(img.height, rows), grid_edges(size, cols)
@@ -431,11 +429,6 @@ def png_bytes(rgb: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def row_patches(row: int, players: Sequence[int]) -> list[int]:
-    """Grid patch indices of the players in subset row `row`."""
-    return [players[j] for j in range(len(players)) if (row >> j) & 1]
-
-
 # ---------------------------------------------------------------------------------- URL state
 
 @dataclass(frozen=True)
@@ -454,7 +447,6 @@ class AppState:
     view: ViewState = field(default_factory=ViewState)
 
     def n_players(self) -> int:
-        from .regions import PAPER_PLAYERS, parse_layout
         if self.players is not None:
             return len(self.players)
         try:
@@ -615,7 +607,6 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     value gives one message and its default."""
     from .classes import resolve_class
     from .pipeline import MAX_SEED
-    from .regions import parse_layout, parse_players
     errors: list[str] = []
     kw: dict = {}
     for key in params:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..regions import subset_label
-from ..view import row_patches
+from ..regions import subset_label, subset_members
 from . import charts, resources, state
 from .state import Current
 
@@ -36,7 +35,7 @@ def page(cur: Current) -> None:
         want = set(regions)
 
         def keep(row: int) -> bool:
-            have = set(row_patches(row, lay.players))
+            have = set(subset_members(row, lay.players))
             if mode == "contains all":
                 return want <= have
             if mode == "exactly":
@@ -70,7 +69,7 @@ def page(cur: Current) -> None:
     shares = mx.patch_energy(heat_rows)
     members = np.zeros_like(shares, dtype=bool)
     for i, row in enumerate(heat_rows):
-        for p in row_patches(row, lay.players):
+        for p in subset_members(row, lay.players):
             members[i, p] = True
     labels = [f"#{rank_of[r] + 1} {subset_label(r, lay.players)}" for r in heat_rows]
     st.plotly_chart(charts.overlap_heatmap(labels, list(range(lay.rows * lay.cols)), shares, members), theme=None,
