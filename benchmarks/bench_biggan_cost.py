@@ -13,7 +13,7 @@ import time
 import torch
 
 from regionprims.models.registry import load_generator
-from regionprims.specs import OptimSettings
+from regionprims.method.specs import OptimSettings
 
 from bench_minimal import random_biggan_folder
 

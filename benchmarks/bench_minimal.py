@@ -27,10 +27,10 @@ from dataclasses import replace
 
 import torch
 
-from regionprims.minimal import optimize_minimal_features
+from regionprims.method.minimal import optimize_minimal_features
 from regionprims.models.registry import load_generator
 from regionprims.pipeline import baseline, image_and_feature, make_spec
-from regionprims.regions import player_masks, subset_matrix
+from regionprims.method.regions import player_masks, subset_matrix
 
 
 def random_biggan_folder(resolution: int) -> str:

@@ -102,9 +102,9 @@ def main(argv=None) -> int:
     import torch
 
     from regionprims import pipeline
-    from regionprims.cache import ResultCache
+    from regionprims.store.cache import ResultCache
     from regionprims.models.registry import load_generator
-    from regionprims.specs import OptimSettings
+    from regionprims.method.specs import OptimSettings
     from regionprims.view import Mixer, ViewState
 
     print(f"machine: {machine()}")

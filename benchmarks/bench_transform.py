@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from regionprims.interactions import (  # noqa: E402
+from regionprims.method.interactions import (  # noqa: E402
     _submasks,
     or_interactions,
     or_interactions_bruteforce,

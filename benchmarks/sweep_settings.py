@@ -13,7 +13,7 @@ import torch
 
 from regionprims.models.registry import load_generator
 from regionprims.pipeline import decompose, make_spec
-from regionprims.specs import OptimSettings
+from regionprims.method.specs import OptimSettings
 
 VARIANTS = {
     "mean-normalised loss, receptive start, 60 steps, early stop":

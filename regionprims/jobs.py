@@ -19,9 +19,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .decomposition import Decomposition
-from .errors import UserError
-from .progress import Cancelled
+from regionprims.method.decomposition import Decomposition
+from regionprims.errors import UserError
+from regionprims.progress import Cancelled
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ _CACHES_LOCK = threading.Lock()
 
 def result_cache():
     """The ResultCache of the current cache folder (REGIONPRIMS_CACHE or cache/), one per folder."""
-    from .cache import ResultCache, default_cache_dir
+    from regionprims.store.cache import ResultCache, default_cache_dir
     folder = str(default_cache_dir().resolve())
     with _CACHES_LOCK:
         cache = _CACHES.get(folder)
@@ -256,7 +256,7 @@ def result_cache():
 
 def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) -> Job:
     """Queue `pipeline.decompose(gen, spec)` (cached on disk) as a background job."""
-    from .pipeline import decompose, decomposition_key
+    from regionprims.pipeline import decompose, decomposition_key
     key = decomposition_key(spec)
     cache = result_cache()
 
@@ -270,8 +270,8 @@ def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) 
 def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:
     """A finished decomposition for `spec` without computing: from memory, else from the disk
     cache (a damaged entry counts as absent). Returns (decomposition or None, key)."""
-    from .fileformat import from_bytes
-    from .pipeline import decomposition_key
+    from regionprims.store.fileformat import from_bytes
+    from regionprims.pipeline import decomposition_key
     reg = reg or registry()
     key = decomposition_key(spec)
     dec = reg.result(key)

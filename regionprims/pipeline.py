@@ -15,21 +15,21 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import metrics as M
-from .cache import ResultCache, cache_key
-from .classes import resolve_class
-from .decomposition import Decomposition
-from .errors import UserError
-from .fileformat import from_bytes, to_bytes
-from .interactions import or_interactions
-from .minimal import compute_baseline, optimize_minimal_features
-from .models.base import SplitContext, SplitGenerator
-from .progress import ProgressFn, Reporter
-from .ranking import component_norms, rank_rows
-from .regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
-from .render import pattern_energy, regional_patterns, render_features
-from .specs import DecompositionSpec, OptimSettings, stable_hash
-from .validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
+from regionprims.method import metrics as M
+from regionprims.store.cache import ResultCache, cache_key
+from regionprims.models.classes import resolve_class
+from regionprims.method.decomposition import Decomposition
+from regionprims.errors import UserError
+from regionprims.store.fileformat import from_bytes, to_bytes
+from regionprims.method.interactions import or_interactions
+from regionprims.method.minimal import compute_baseline, optimize_minimal_features
+from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.progress import ProgressFn, Reporter
+from regionprims.method.ranking import component_norms, rank_rows
+from regionprims.method.regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
+from regionprims.method.render import pattern_energy, regional_patterns, render_features
+from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
+from regionprims.validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
 DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
 
@@ -186,8 +186,8 @@ def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) 
 
 
 def demo_ground_truth(dec: Decomposition, top: Sequence[int], energy: torch.Tensor) -> dict[str, float]:
-    from .groundtruth import gt_scores
-    from .scenes import scene_objects
+    from regionprims.models.demo.groundtruth import gt_scores
+    from regionprims.models.demo.scenes import scene_objects
     objects = scene_objects(dec.z, dec.spec.class_id)
     return gt_scores(objects, list(zip(top, energy)), dec.subsets, dec.player_masks)
 
@@ -203,7 +203,7 @@ def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
 
 def sample_image(gen: SplitGenerator, class_: str | int, seed: object, truncation: object | None = None):
     """uint8 [H, W, 3] of the generated image for (class, seed, truncation), validated."""
-    from .render import to_rgb
+    from regionprims.method.render import to_rgb
     class_id = resolve_class(class_, gen.class_names)
     t = validate_truncation(default_truncation(gen) if truncation is None else truncation)
     z = gen.sample_z(validate_seed(seed, allow_text=True), t, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import operator
 
-from .errors import UserError
+from regionprims.errors import UserError
 
 MAX_SEED = 2 ** 32 - 1
 

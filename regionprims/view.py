@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from . import metrics as M
-from .decomposition import Decomposition
-from .errors import UserError
-from .ranking import component_norms
-from .regions import PAPER_PLAYERS, grid_edges, parse_layout, parse_players, patch_masks, subset_members
-from .render import compose_feature, pattern_energy, render_features, to_rgb
+from regionprims.method import metrics as M
+from regionprims.method.decomposition import Decomposition
+from regionprims.errors import UserError
+from regionprims.method.ranking import component_norms
+from regionprims.method.regions import PAPER_PLAYERS, grid_edges, parse_layout, parse_players, patch_masks, subset_members
+from regionprims.method.render import compose_feature, pattern_energy, render_features, to_rgb
 
 W_MIN, W_MAX = -1.0, 2.0          # component weight slider range
 R_MIN, R_MAX = -1.0, 2.0          # residual weight slider range
@@ -233,7 +233,7 @@ class Mixer:
 
     def patterns(self, rows: Sequence[int], kind: str = "isolated") -> torch.Tensor:
         """Regional patterns [len(rows), 3, H, W] of the given component rows (memoised per row)."""
-        from .render import regional_patterns
+        from regionprims.method.render import regional_patterns
         rows = [int(r) for r in rows]
         store = self._store.setdefault(("patterns", kind), {})
         todo = [r for r in rows if r not in store]
@@ -269,7 +269,7 @@ class Mixer:
         return out
 
     def buildup(self, k_max: int = 20, with_residual: bool = False):
-        from .buildup import buildup
+        from regionprims.method.buildup import buildup
         return self._memo(("buildup", k_max, with_residual),
                           lambda: buildup(self.gen, self.ctx, self.dec, k_max, with_residual))
 
@@ -462,22 +462,22 @@ _IGNORED = ("embed", "embed_options")
 
 
 def model_names() -> tuple[str, ...]:
-    from .models.registry import MODEL_NAMES
+    from regionprims.models.registry import MODEL_NAMES
     return MODEL_NAMES
 
 
 def model_class_names(model: str) -> tuple[str, ...]:
     """Class names of a registry model, without loading it."""
     if model == "demo":
-        from .scenes import DEMO_CLASSES
+        from regionprims.models.demo.scenes import DEMO_CLASSES
         return tuple(DEMO_CLASSES)
-    from .classes import imagenet_class_names
+    from regionprims.models.classes import imagenet_class_names
     return imagenet_class_names()
 
 
 @lru_cache(maxsize=8)
 def _model_info(model: str) -> dict:
-    from .models.registry import list_models
+    from regionprims.models.registry import list_models
     for info in list_models():
         if info["name"] == model:
             return info
@@ -486,7 +486,7 @@ def _model_info(model: str) -> dict:
 
 def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
     """(default truncation, default split, split points) of a registry model."""
-    from .pipeline import DEFAULT_TRUNCATION
+    from regionprims.pipeline import DEFAULT_TRUNCATION
     info = _model_info(model)
     kind = info.get("kind", "demo")
     return DEFAULT_TRUNCATION.get(kind, 1.0), info["default_split"], tuple(info["split_points"])
@@ -605,8 +605,8 @@ def _integer(text: str, name: str, lo: int, hi: int, errors: list[str]) -> int |
 def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     """AppState from query parameters (str or list of str values). Never raises: each malformed
     value gives one message and its default."""
-    from .classes import resolve_class
-    from .pipeline import MAX_SEED
+    from regionprims.models.classes import resolve_class
+    from regionprims.pipeline import MAX_SEED
     errors: list[str] = []
     kw: dict = {}
     for key in params:

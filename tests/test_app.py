@@ -32,7 +32,7 @@ def _fresh(demo_weights):
 def demo_weights(tmp_path_factory):
     """The bundled demo weights; until they are trained, an untrained net of the same
     architecture (the explorer's behaviour does not depend on what the net draws)."""
-    from regionprims.models import demo
+    from regionprims.models.demo import generator as demo
     if demo.WEIGHTS_PATH.is_file():
         yield demo.WEIGHTS_PATH
         return
@@ -255,7 +255,7 @@ def test_export_page():
     assert not at.exception, at.exception
     names = {b.key for b in at.get("download_button")}
     assert {"dl_png", "dl_svg", "dl_pdf", "dl_pptx", "dl_safetensors", "dl_gif"} <= names
-    from regionprims import export
+    from regionprims.export import panels as export
     dec = at.session_state["current"].dec
     gen = at.session_state["current"].gen
     assert export.panel_bytes(gen, dec, "png")[:4] == b"\x89PNG"

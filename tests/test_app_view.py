@@ -9,10 +9,11 @@ import time
 import pytest
 import torch
 
-from regionprims import jobs, metrics as M, pipeline
+from regionprims import jobs, pipeline
+from regionprims.method import metrics as M
 from regionprims.errors import UserError
 from regionprims.progress import Cancelled
-from regionprims.specs import OptimSettings
+from regionprims.method.specs import OptimSettings
 from regionprims.view import (AppState, Mixer, ViewState, _decode_rows, _encode_rows, composite, decode_state,
                               encode_state, preset)
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from regionprims.classes import imagenet_class_names, imagenet_synonyms, imagenet_wnids, resolve_class
+from regionprims.models.classes import imagenet_class_names, imagenet_synonyms, imagenet_wnids, resolve_class
 from regionprims.errors import UserError
 from regionprims.models import biggan, registry
 from regionprims.models.base import SplitGenerator

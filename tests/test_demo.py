@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 
 from regionprims.errors import UserError
-from regionprims.groundtruth import gt_scores
-from regionprims.render import pattern_energy
+from regionprims.models.demo.groundtruth import gt_scores
+from regionprims.method.render import pattern_energy
 from regionprims.models.base import SplitGenerator
-from regionprims.models.demo import (DEMO_INFO, SPLIT_POINTS, WEIGHTS_PATH, WEIGHTS_SHA256,
+from regionprims.models.demo.generator import (DEMO_INFO, SPLIT_POINTS, WEIGHTS_PATH, WEIGHTS_SHA256,
                                      load_demo, weights_present)
-from regionprims.scenes import (DEMO_CLASSES, IMAGE_SIZE, SLICES, Z_DIM, SceneObject,
+from regionprims.models.demo.scenes import (DEMO_CLASSES, IMAGE_SIZE, SLICES, Z_DIM, SceneObject,
                                 render_batch, render_scene, scene_objects)
 
 
@@ -162,7 +162,7 @@ def test_bad_inputs_refused(demo):
 
 
 def test_quality_threshold_on_heldout_codes(demo):
-    from regionprims.train_demo import heldout_set, psnr_per_class
+    from regionprims.models.demo.train import heldout_set, psnr_per_class
     z, ids = heldout_set(8)
     ps = psnr_per_class(lambda a, b: demo.net(a, b), z, ids)
     assert set(ps) == set(DEMO_CLASSES)
@@ -172,7 +172,7 @@ def test_quality_threshold_on_heldout_codes(demo):
 # -- training ----------------------------------------------------------------------------------
 
 def test_train_demo_tiny_via_subcommand(tmp_path):
-    from regionprims import train_demo
+    from regionprims.models.demo import train as train_demo
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd")
     train_demo.register(sub)

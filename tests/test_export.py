@@ -7,21 +7,22 @@ import zipfile
 import pytest
 import torch
 
-from regionprims import cli, export
+from regionprims import cli
+from regionprims.export import panels as export
 from regionprims.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def dec(tiny_gen):
     from regionprims.pipeline import decompose, make_spec
-    from regionprims.specs import OptimSettings
+    from regionprims.method.specs import OptimSettings
     spec = make_spec(tiny_gen, 1, 7, layout="2x2", settings=OptimSettings(steps=3, baseline_codes=4))
     return decompose(tiny_gen, spec)[0]
 
 
 @pytest.fixture(scope="module")
 def dec_file(dec, tmp_path_factory):
-    from regionprims.fileformat import save_decomposition
+    from regionprims.store.fileformat import save_decomposition
     return save_decomposition(dec, tmp_path_factory.mktemp("dec") / "tiny.safetensors")
 
 
@@ -40,7 +41,7 @@ def check_magic(fmt: str, data: bytes) -> None:
     elif fmt == "gif":
         assert data.startswith(b"GIF89a")
     elif fmt == "safetensors":
-        from regionprims.fileformat import from_bytes
+        from regionprims.store.fileformat import from_bytes
         assert from_bytes(data).spec.seed == 7
     else:
         raise AssertionError(fmt)

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import save_file
 
 from regionprims.errors import UserError
-from regionprims.fileformat import load_decomposition, read_metadata, save_decomposition
+from regionprims.store.fileformat import load_decomposition, read_metadata, save_decomposition
 from regionprims.pipeline import decompose, make_spec, report_json
-from regionprims.specs import OptimSettings
+from regionprims.method.specs import OptimSettings
 
 # The shared checker when this checkout sits beside ../shared, else the copy taken from it.
 SHARED_CHECKER = Path(__file__).resolve().parents[2] / "shared" / "checks" / "check_contract.py"

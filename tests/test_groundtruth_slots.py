@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from regionprims.groundtruth import gt_scores
-from regionprims.scenes import SceneObject, scene_objects
+from regionprims.models.demo.groundtruth import gt_scores
+from regionprims.models.demo.scenes import SceneObject, scene_objects
 
 
 def _mask(cells):

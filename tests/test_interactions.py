@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from regionprims.interactions import (
+from regionprims.method.interactions import (
     and_interactions,
     and_interactions_bruteforce,
     num_players,
@@ -16,7 +16,7 @@ from regionprims.interactions import (
     reconstruct_from_or,
     reconstruct_from_or_bruteforce,
 )
-from regionprims.regions import subset_matrix
+from regionprims.method.regions import subset_matrix
 
 F64 = dict(rtol=0, atol=1e-10)
 

@@ -5,12 +5,12 @@ import threading
 import pytest
 import torch
 
-from regionprims import metrics as M
+from regionprims.method import metrics as M
 from regionprims.errors import UserError
-from regionprims.interactions import reconstruct_from_or
+from regionprims.method.interactions import reconstruct_from_or
 from regionprims.pipeline import decompose, image_and_feature, make_spec
-from regionprims.render import compose_feature
-from regionprims.specs import OptimSettings
+from regionprims.method.render import compose_feature
+from regionprims.method.specs import OptimSettings
 
 FAST = OptimSettings(steps=25, baseline_codes=8)
 
@@ -72,8 +72,8 @@ def test_masks_stay_between_baseline_and_feature(dec):
 
 
 def test_optimisation_improves_on_the_warm_start(tiny_gen, dec):
-    from regionprims.minimal import initial_logits, masked_mse
-    from regionprims.regions import subset_masks
+    from regionprims.method.minimal import initial_logits, masked_mse
+    from regionprims.method.regions import subset_masks
     _, feature, image, ctx = image_and_feature(tiny_gen, dec.spec)
     region = subset_masks(dec.player_masks, dec.subsets)
     logits = initial_logits(region, (6, 6), 4, dec.spec.settings)
@@ -146,7 +146,7 @@ def test_paper_layout_picks_foreground_players(tiny_gen):
 
 
 def test_cache_hit_and_single_computation(tiny_gen, tmp_path):
-    from regionprims.cache import ResultCache
+    from regionprims.store.cache import ResultCache
     cache = ResultCache(tmp_path / "c")
     spec = make_spec(tiny_gen, 2, 3, layout="2x2", settings=OptimSettings(steps=5, baseline_codes=4))
     calls = []
@@ -166,7 +166,7 @@ def test_cache_hit_and_single_computation(tiny_gen, tmp_path):
 
 
 def test_unreadable_cache_entry_is_recomputed(tiny_gen, tmp_path):
-    from regionprims.cache import ResultCache
+    from regionprims.store.cache import ResultCache
     from regionprims.pipeline import decomposition_key
     cache = ResultCache(tmp_path / "c")
     spec = make_spec(tiny_gen, 0, 4, layout="2x2", settings=OptimSettings(steps=3, baseline_codes=4))
@@ -177,7 +177,7 @@ def test_unreadable_cache_entry_is_recomputed(tiny_gen, tmp_path):
 
 
 def test_cancel_leaves_nothing_cached(tiny_gen, tmp_path):
-    from regionprims.cache import ResultCache
+    from regionprims.store.cache import ResultCache
     from regionprims.pipeline import decomposition_key
     from regionprims.progress import Cancelled
     cache = ResultCache(tmp_path / "c")
@@ -190,7 +190,7 @@ def test_cancel_leaves_nothing_cached(tiny_gen, tmp_path):
 
 
 def test_buildup_frames_and_errors(tiny_gen, dec):
-    from regionprims.buildup import buildup
+    from regionprims.method.buildup import buildup
     ctx = image_and_feature(tiny_gen, dec.spec)[3]
     b = buildup(tiny_gen, ctx, dec, k_max=15, with_residual=True)
     assert b.ks == list(range(16)) and b.images.shape[0] == 16
@@ -209,7 +209,7 @@ def test_progress_only_grows_and_ends_complete(tiny_gen):
 
 
 def test_auto_chunk_respects_the_memory_bound(tiny_gen, dec):
-    from regionprims.minimal import activation_bytes_per_sample, auto_chunk
+    from regionprims.method.minimal import activation_bytes_per_sample, auto_chunk
     ctx = image_and_feature(tiny_gen, dec.spec)[3]
     per = activation_bytes_per_sample(tiny_gen, ctx, dec.feature)
     assert per > dec.feature.numel() * 4                  # at least the feature's own buffers

@@ -58,9 +58,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import UserError
-from ..validation import validate_class_index, validate_seed, validate_truncation
-from .base import SplitContext
+from regionprims.errors import UserError
+from regionprims.validation import validate_class_index, validate_seed, validate_truncation
+from regionprims.models.base import SplitContext
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class BigGANDeep:
         self.default_split = default_split_of(self._plan)
         self._index = {f"generator.layers.{i}": i for i in range(len(self._plan))}
         if self.num_classes == 1000:
-            from ..classes import imagenet_class_names
+            from regionprims.models.classes import imagenet_class_names
             self.class_names = imagenet_class_names()
         else:
             self.class_names = tuple(f"class {i}" for i in range(self.num_classes))

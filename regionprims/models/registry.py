@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from ..errors import UserError
-from .base import SplitGenerator
+from regionprims.errors import UserError
+from regionprims.models.base import SplitGenerator
 
 MODEL_NAMES = ("demo", "biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 
@@ -79,9 +79,9 @@ def load_generator(name_or_folder: str = "demo", device: str | torch.device | No
 
 def _load(name: str, is_folder: bool, device: torch.device) -> SplitGenerator:
     if name == "demo" and not is_folder:
-        from . import demo   # written alongside; imported only when asked for
+        from regionprims.models.demo import generator as demo   # written alongside; imported only when asked for
         return demo.load_demo(device)
-    from . import biggan
+    from regionprims.models import biggan
     if is_folder:
         return biggan.load_folder(name, device)
     return biggan.load_biggan(name, device)
@@ -96,7 +96,7 @@ def clear_loaded() -> None:
 
 def _demo_info() -> dict[str, Any]:
     try:
-        from . import demo
+        from regionprims.models.demo import generator as demo
         info = dict(demo.DEMO_INFO)
         info["weights_present"] = bool(demo.weights_present())
     except ImportError:
@@ -110,7 +110,7 @@ def _demo_info() -> dict[str, Any]:
 def list_models() -> list[dict[str, Any]]:
     """name, kind, image_size, classes, split_points, default_split, weights_present of every
     known model, without loading or downloading any weights."""
-    from . import biggan
+    from regionprims.models import biggan
     out = [_demo_info()]
     for name in MODEL_NAMES[1:]:
         info = biggan.architecture_info(name)
@@ -126,6 +126,6 @@ def how_to_get_weights(name: str) -> str:
         return ("The demo weights ship inside regionprims (regionprims/models/); reinstall regionprims "
                 "if they are missing")
     if text in MODEL_NAMES:
-        from . import biggan
+        from regionprims.models import biggan
         return biggan.how_to_get_weights(text)
     raise UserError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ..regions import subset_label, subset_members
-from . import charts, resources, state
-from .state import Current
+from regionprims.method.regions import subset_label, subset_members
+from regionprims.ui import charts, resources, state
+from regionprims.ui.state import Current
 
 PER_ROW = 4
 

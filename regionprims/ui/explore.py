@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..regions import MAX_PLAYERS, parse_layout, subset_label
-from ..view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset
-from . import charts, resources, state
-from .state import Current
+from regionprims.method.regions import MAX_PLAYERS, parse_layout, subset_label
+from regionprims.view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset
+from regionprims.ui import charts, resources, state
+from regionprims.ui.state import Current
 
 TOP_CHOICES = (8, 12, 16, 24, 32, 48)
 CARDS_PER_ROW = 4
@@ -200,8 +200,8 @@ def buildup(cur: Current) -> None:
     b = mx.buildup(k_max, with_res)
     k = c3.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
     left, right = st.container(key="px_build").columns([1, 2], gap="large")
-    from ..view import grid_overlay, png_bytes, scale_for, upscale
-    from ..render import to_rgb
+    from regionprims.view import grid_overlay, png_bytes, scale_for, upscale
+    from regionprims.method.render import to_rgb
     lay = mx.dec.spec.layout
     f = scale_for(mx.dec.image.shape[-1])
     frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import resources, state
-from .state import Current
+from regionprims.ui import resources, state
+from regionprims.ui.state import Current
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -16,7 +16,7 @@ def page(cur: Current) -> None:
     if not state.page_start(cur, "Export"):
         return
     try:
-        from .. import export as ex
+        from regionprims.export import panels as ex
     except ImportError:
         st.warning("Exports are not available in this installation (regionprims.export is missing).")
         return

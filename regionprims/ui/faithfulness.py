@@ -7,10 +7,10 @@ import math
 import numpy as np
 import streamlit as st
 
-from .. import metrics as M
-from ..regions import subset_label
-from . import charts, resources, state
-from .state import Current
+from regionprims.method import metrics as M
+from regionprims.method.regions import subset_label
+from regionprims.ui import charts, resources, state
+from regionprims.ui.state import Current
 
 METRICS = [
     ("residual_ratio", "Residual ratio", "‖f − u(N)‖ / ‖f − f0‖: the part of the feature the players leave "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import sidebar, state
+from regionprims.ui import sidebar, state
 
 _RUNNING = "_frame_running"
 
@@ -24,7 +24,7 @@ PAGES = (  # (file, title, icon, url path)
 
 
 def _body(name: str):
-    from . import components, explore, export, faithfulness
+    from regionprims.ui import components, explore, export, faithfulness
     return {"explore": explore.page, "components": components.page, "faithfulness": faithfulness.page,
             "export": export.page}[name]
 

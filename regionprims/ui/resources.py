@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from .. import pipeline
-from ..errors import UserError
-from ..models import registry
-from ..regions import parse_layout
-from ..specs import OptimSettings
-from ..view import Mixer, grid_overlay, png_bytes, scale_for, upscale
+from regionprims import pipeline
+from regionprims.errors import UserError
+from regionprims.models import registry
+from regionprims.method.regions import parse_layout
+from regionprims.method.specs import OptimSettings
+from regionprims.view import Mixer, grid_overlay, png_bytes, scale_for, upscale
 
 
 def generator(model: str):

@@ -6,12 +6,12 @@ import random
 
 import streamlit as st
 
-from .. import jobs
-from ..errors import UserError
-from ..pipeline import MAX_SEED, decomposition_key
-from ..view import model_class_names, model_defaults
-from . import resources, state
-from .state import Current
+from regionprims import jobs
+from regionprims.errors import UserError
+from regionprims.pipeline import MAX_SEED, decomposition_key
+from regionprims.view import model_class_names, model_defaults
+from regionprims.ui import resources, state
+from regionprims.ui.state import Current
 
 POLL_SECONDS = 0.5
 
@@ -52,7 +52,7 @@ def choose() -> None:
                       "its weights (see the note below when they are missing).")
     info = infos[ss[state.MODEL]]
     if not info["weights_present"]:
-        from ..models.registry import how_to_get_weights
+        from regionprims.models.registry import how_to_get_weights
         st.caption(f":orange[Weights not found.] {how_to_get_weights(info['name'])}")
     names = model_class_names(ss[state.MODEL])
     st.selectbox("Class", range(len(names)), key=state.CLASS, format_func=lambda i: f"{names[i]} ({i})",

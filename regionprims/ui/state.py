@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ..specs import OptimSettings
-from ..view import AppState, ViewState, decode_state, encode_state, model_defaults
+from regionprims.method.specs import OptimSettings
+from regionprims.view import AppState, ViewState, decode_state, encode_state, model_defaults
 
 # widget keys (the sidebar's widgets live on every page, so their values persist)
 MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (

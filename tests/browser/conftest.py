@@ -46,7 +46,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """`streamlit run app.py` on a free port; yields its URL; prints its log if it fails."""
-    from regionprims.models import demo
+    from regionprims.models.demo import generator as demo
     port = _free_port()
     cache = tmp_path_factory.mktemp("explorer-cache")
     log_path = tmp_path_factory.mktemp("explorer-log") / "streamlit.log"

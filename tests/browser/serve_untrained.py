@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
-from regionprims.models import demo  # noqa: E402
+from regionprims.models.demo import generator as demo  # noqa: E402
 
 path = Path(sys.argv[1])
 torch.manual_seed(0)

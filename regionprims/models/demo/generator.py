@@ -17,7 +17,7 @@ feature decomposition could attribute it to a region. With class-only conditioni
 z changes in the image passes through the feature at the split, so the renderer's objects are
 a real ground truth for the components.
 
-The model is trained by regression on rendered scenes (regionprims.train_demo); weights ship
+The model is trained by regression on rendered scenes (regionprims.models.demo.train); weights ship
 in regionprims/data/demo_generator.safetensors with a SHA-256 checked on load.
 """
 from __future__ import annotations
@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserError
-from ..validation import validate_seed, validate_truncation
-from ..scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
-from .base import SplitContext
+from regionprims.errors import UserError
+from regionprims.validation import validate_seed, validate_truncation
+from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
+from regionprims.models.base import SplitContext
 
-WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "data" / "demo_generator.safetensors"
+WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_generator.safetensors"
 WEIGHTS_SHA256 = "09ca8879a52d110f3466a968450d96062233832238b5549733f3140ed062dd79"
 
 DEFAULT_CONFIG: dict = {

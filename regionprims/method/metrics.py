@@ -9,8 +9,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .interactions import partial_reconstruction
-from .regions import subset_masks
+from regionprims.method.interactions import partial_reconstruction
+from regionprims.method.regions import subset_masks
 
 TOP = 20
 EPS = 1e-12

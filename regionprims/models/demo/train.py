@@ -3,11 +3,11 @@
 Regression is far more reliable than adversarial training at this scale, and its loss is the
 quality measure we report anyway (held-out PSNR of the generator against the renderer).
 
-    python -m regionprims.train_demo --out regionprims/data/demo_generator.safetensors \
+    python -m regionprims.models.demo.train --out regionprims/data/demo_generator.safetensors \
         --steps 1100 --batch 48 --seed 0
-    python -m regionprims.train_demo --evaluate            # per-class PSNR table (markdown)
-    python -m regionprims.train_demo --samples docs/img/demo_samples.png
-    python -m regionprims.train_demo --tail-cost           # tail fwd+bwd seconds, 512 features
+    python -m regionprims.models.demo.train --evaluate            # per-class PSNR table (markdown)
+    python -m regionprims.models.demo.train --samples docs/img/demo_samples.png
+    python -m regionprims.models.demo.train --tail-cost           # tail fwd+bwd seconds, 512 features
 
 Codes are drawn like `DemoGenerator.sample_z`: truncation x N(0, 1) clamped to [-2, 2], with the
 truncation uniform in [0.2, 1] so the model covers every truncation a user can pick. Held-out
@@ -28,7 +28,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .scenes import DEMO_CLASSES, Z_DIM, render_batch
+from regionprims.models.demo.scenes import DEMO_CLASSES, Z_DIM, render_batch
 
 HELDOUT_SEED = 2 ** 31 + 7
 TINY_CONFIG = {"z_dim": Z_DIM, "n_classes": len(DEMO_CLASSES), "embed_dim": 8,
@@ -101,7 +101,7 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
     """Train, write `out` (safetensors) and `out` with suffix .json (summary); return the summary."""
     from safetensors.torch import save_file
 
-    from .models.demo import DEFAULT_CONFIG, DemoNet
+    from regionprims.models.demo.generator import DEFAULT_CONFIG, DemoNet
 
     progress = progress or _default_progress
     out = Path(out)
@@ -175,7 +175,7 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
 # Evaluation and the sample picture (for the model card)
 
 def _load(path: str | None):
-    from .models.demo import load_demo
+    from regionprims.models.demo.generator import load_demo
     return load_demo(path=path) if path else load_demo()
 
 
@@ -193,7 +193,7 @@ def evaluate_table(path: str | None = None, per_class: int = 64) -> str:
 
 def slices_table() -> str:
     """Markdown table of every class's objects, cells and latent slices (from scenes.SLICES)."""
-    from .scenes import OBJECT_DOCS, SLICES
+    from regionprims.models.demo.scenes import OBJECT_DOCS, SLICES
     lines = ["| class | object | z slice | where | numbers in the slice |", "| --- | --- | --- | --- | --- |"]
     for cls, objs in SLICES.items():
         for name, (a, b) in objs.items():
@@ -258,8 +258,8 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .errors import UserError
-    from .models.demo import WEIGHTS_PATH
+    from regionprims.errors import UserError
+    from regionprims.models.demo.generator import WEIGHTS_PATH
 
     try:
         if args.slices:
@@ -267,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.evaluate or args.samples or args.tail_cost:
             if args.tail_cost:
-                from .models.demo import measure_tail_cost
+                from regionprims.models.demo.generator import measure_tail_cost
                 print(json.dumps(measure_tail_cost(_load(args.out))))
             if args.evaluate:
                 print(evaluate_table(args.out))

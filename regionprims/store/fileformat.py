@@ -17,11 +17,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import __version__
-from .decomposition import Decomposition
-from .errors import UserError
-from .regions import Layout
-from .specs import DecompositionSpec, OptimSettings
+from regionprims import __version__
+from regionprims.method.decomposition import Decomposition
+from regionprims.errors import UserError
+from regionprims.method.regions import Layout
+from regionprims.method.specs import DecompositionSpec, OptimSettings
 
 FORMAT = "regionprims-decomposition"
 FORMAT_VERSION = 1

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .models.base import SplitContext, SplitGenerator
-from .progress import Reporter
-from .regions import subset_masks
-from .specs import OptimSettings
+from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.progress import Reporter
+from regionprims.method.regions import subset_masks
+from regionprims.method.specs import OptimSettings
 
 BASELINE_SEED = 1_000_003       # codes for f0 come from their own seed, never the image's
 

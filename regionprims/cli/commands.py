@@ -7,10 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
-from .errors import UserError
-from .progress import Cancelled
+from regionprims.errors import UserError
+from regionprims.progress import Cancelled
 
 DEFAULT_MODEL = "demo"
 
@@ -42,19 +42,19 @@ class StderrProgress:
 
 
 def _generator(args):
-    from .models.registry import load_generator
+    from regionprims.models.registry import load_generator
     return load_generator(args.model, getattr(args, "device", None))
 
 
 def _cache(args):
     if getattr(args, "no_cache", False):
         return None
-    from .cache import ResultCache
+    from regionprims.store.cache import ResultCache
     return ResultCache(args.cache_dir)
 
 
 def cmd_models(args) -> int:
-    from .models.registry import list_models
+    from regionprims.models.registry import list_models
     models = list_models()
     if args.json:
         print(json.dumps(models))
@@ -67,7 +67,7 @@ def cmd_models(args) -> int:
 
 
 def _settings(args):
-    from .specs import OptimSettings
+    from regionprims.method.specs import OptimSettings
     base = OptimSettings()
     return OptimSettings(steps=args.steps if args.steps is not None else base.steps,
                          lr=args.lr if args.lr is not None else base.lr,
@@ -78,9 +78,9 @@ def _settings(args):
 
 
 def cmd_decompose(args) -> int:
-    from .fileformat import save_decomposition
-    from .pipeline import decompose, make_spec, report_json
-    from .regions import parse_players
+    from regionprims.store.fileformat import save_decomposition
+    from regionprims.pipeline import decompose, make_spec, report_json
+    from regionprims.method.regions import parse_players
     start = time.perf_counter()
     players = parse_players(args.players) if args.players else None
     gen = _generator(args)
@@ -116,7 +116,7 @@ def _print_report(report: dict, out: str | None) -> None:
 def cmd_sample(args) -> int:
     from PIL import Image
 
-    from .pipeline import sample_image
+    from regionprims.pipeline import sample_image
     gen = _generator(args)
     rgb = sample_image(gen, args.class_, args.seed, args.truncation)
     img = Image.fromarray(rgb)
@@ -132,7 +132,7 @@ def cmd_sample(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .fileformat import load_decomposition, read_metadata
+    from regionprims.store.fileformat import load_decomposition, read_metadata
     meta = read_metadata(args.file)
     if args.verify:
         load_decomposition(args.file)           # checks every tensor and the checksum
@@ -151,8 +151,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_transfer(args) -> int:
-    from .fileformat import load_decomposition
-    from .metrics import transfer
+    from regionprims.store.fileformat import load_decomposition
+    from regionprims.method.metrics import transfer
     a, b = load_decomposition(args.a), load_decomposition(args.b)
     if a.spec.layout != b.spec.layout:
         raise UserError("the two files use different players; transfer compares components by region set")
@@ -164,7 +164,7 @@ def cmd_transfer(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .cache import ResultCache
+    from regionprims.store.cache import ResultCache
     cache = ResultCache(args.cache_dir)
     if args.action == "clear":
         print(f"removed {cache.clear()} entries from {cache.directory}")
@@ -244,19 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None)
     p.set_defaults(func=cmd_cache)
 
-    for module in ("train_demo", "export_cli"):
-        register = _optional_register(module)
-        if register is not None:
-            register(sub)
+    from regionprims.cli import export
+    from regionprims.models.demo import train
+    for register in (train.register, export.register):
+        register(sub)
     return parser
-
-
-def _optional_register(module: str) -> Callable | None:
-    import importlib
-    try:
-        return importlib.import_module(f"regionprims.{module}").register
-    except ModuleNotFoundError:
-        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .models.base import SplitContext, SplitGenerator
+from regionprims.models.base import SplitContext, SplitGenerator
 
 PatternKind = Literal["isolated", "loo"]
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Sequence
 
-from .errors import UserError
+from regionprims.errors import UserError
 
 _DATA = "imagenet_classes.json"
 

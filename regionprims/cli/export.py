@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .errors import UserError
-from .fileformat import write_atomic
+from regionprims.errors import UserError
+from regionprims.store.fileformat import write_atomic
 
 FORMATS = {"png": ".png", "svg": ".svg", "pdf": ".pdf", "pptx": ".pptx", "gif": ".gif",
            "safetensors": ".safetensors"}
@@ -90,7 +90,7 @@ def _format(args) -> str:
 
 
 def _generator(args, dec):
-    from .models import registry
+    from regionprims.models import registry
     name = args.model or dec.spec.model
     try:
         gen = registry.load_generator(name, args.device)
@@ -107,8 +107,8 @@ def _generator(args, dec):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from . import export
-    from .fileformat import load_decomposition
+    from regionprims.export import panels as export
+    from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
     dec = load_decomposition(args.file)
     out = Path(args.out) if args.out else Path(export.suggested_filename(dec, FORMATS[fmt]))

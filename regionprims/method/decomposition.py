@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from .specs import DecompositionSpec
+from regionprims.method.specs import DecompositionSpec
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .errors import UserError
+from regionprims.errors import UserError
 
 MAX_PLAYERS = 12          # 2**12 subsets; more is refused unless forced
 PAPER_GRID = (6, 6)       # the paper's 36 patches

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from .regions import Layout
+from regionprims.method.regions import Layout
 
 MaskKind = Literal["spatial", "channel"]
 
@@ -37,7 +37,7 @@ class OptimSettings:
     opt_seed: int = 0               # seed of anything random in the optimisation
 
     def validate(self) -> None:
-        from .errors import UserError
+        from regionprims.errors import UserError
         if not 1 <= self.steps <= 100_000:
             raise UserError(f"steps must be between 1 and 100000, got {self.steps}")
         if not self.lr > 0:

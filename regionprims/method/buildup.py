@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .decomposition import Decomposition
-from .metrics import masked_mse_one, psnr
-from .models.base import SplitContext, SplitGenerator
-from .render import render_features
+from regionprims.method.decomposition import Decomposition
+from regionprims.method.metrics import masked_mse_one, psnr
+from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.method.render import render_features
 
 
 @dataclass

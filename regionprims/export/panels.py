@@ -19,15 +19,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import __version__
-from .buildup import buildup
-from .decomposition import Decomposition
-from .errors import UserError
-from .metrics import masked_mse_one, psnr
-from .models.base import SplitContext, SplitGenerator
-from .ranking import component_norms
-from .regions import grid_edges, subset_label
-from .render import compose_feature, regional_patterns, render_features, to_rgb
+from regionprims import __version__
+from regionprims.method.buildup import buildup
+from regionprims.method.decomposition import Decomposition
+from regionprims.errors import UserError
+from regionprims.method.metrics import masked_mse_one, psnr
+from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.method.ranking import component_norms
+from regionprims.method.regions import grid_edges, subset_label
+from regionprims.method.render import compose_feature, regional_patterns, render_features, to_rgb
 
 if TYPE_CHECKING:                               # matplotlib is optional (the `export` extra)
     from matplotlib.axes import Axes
@@ -127,7 +127,7 @@ def check_generator(gen: SplitGenerator, dec: Decomposition) -> None:
 
 
 def _context(gen: SplitGenerator, dec: Decomposition) -> SplitContext:
-    from .pipeline import image_and_feature
+    from regionprims.pipeline import image_and_feature
     check_generator(gen, dec)
     return image_and_feature(gen, dec.spec)[3]
 
@@ -500,5 +500,5 @@ def buildup_gif(gen: SplitGenerator, dec: Decomposition, k_max: int = 20, frame_
 
 def decomposition_bytes(dec: Decomposition) -> bytes:
     """The decomposition file (safetensors, DESIGN §5) as bytes."""
-    from .fileformat import to_bytes
+    from regionprims.store.fileformat import to_bytes
     return to_bytes(dec)

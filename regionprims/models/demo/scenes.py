@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .errors import UserError
+from regionprims.errors import UserError
 
 IMAGE_SIZE = 48
 Z_DIM = 32
