@@ -23,20 +23,13 @@ from regionprims.errors import UserError
 from regionprims.store.fileformat import from_bytes, to_bytes
 from regionprims.method.interactions import or_interactions
 from regionprims.method.minimal import compute_baseline, optimize_minimal_features
-from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.models.base import SplitContext, SplitGenerator, default_truncation
 from regionprims.progress import ProgressFn, Reporter
 from regionprims.method.ranking import component_norms, rank_rows
 from regionprims.method.regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
 from regionprims.method.render import pattern_energy, regional_patterns, render_features
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
-
-DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
-
-
-def default_truncation(gen: SplitGenerator) -> float:
-    return DEFAULT_TRUNCATION.get(gen.kind, 1.0)
-
 
 def validate_split(gen: SplitGenerator, split: str | None) -> str:
     if split is None or split == "":
@@ -46,7 +39,17 @@ def validate_split(gen: SplitGenerator, split: str | None) -> str:
     return split
 
 
-def make_spec(gen: SplitGenerator, class_: str | int, seed: object, *, truncation: object | None = None,
+def choose_class(gen: SplitGenerator, class_: str | int | None) -> int:
+    """The class index; None is the only class of an unconditional generator."""
+    if class_ is None:
+        if len(gen.class_names) == 1:
+            return 0
+        raise UserError(f"{gen.name} has {len(gen.class_names)} classes: give --class (an index or a name "
+                        f"such as {gen.class_names[min(1, len(gen.class_names) - 1)]!r})")
+    return resolve_class(class_, gen.class_names)
+
+
+def make_spec(gen: SplitGenerator, class_: str | int | None, seed: object, *, truncation: object | None = None,
               split: str | None = None, layout: str = "3x3", players: Sequence[int] | None = None,
               settings: OptimSettings | None = None, rank_by: str = "norm", force: bool = False) -> DecompositionSpec:
     """Validate every user input (one UserError naming the problem) and build the frozen spec.
@@ -57,7 +60,7 @@ def make_spec(gen: SplitGenerator, class_: str | int, seed: object, *, truncatio
     if rank_by not in ("norm", "effect"):
         raise UserError(f"rank-by must be 'norm' or 'effect', got '{rank_by}'")
     spec = DecompositionSpec(
-        model=gen.name, model_identity=gen.identity, class_id=resolve_class(class_, gen.class_names),
+        model=gen.name, model_identity=gen.identity, class_id=choose_class(gen, class_),
         seed=validate_seed(seed, allow_text=True),
         truncation=validate_truncation(default_truncation(gen) if truncation is None else truncation),
         split=validate_split(gen, split), layout=parse_layout(layout, players, force=force),
@@ -180,16 +183,10 @@ def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) 
         "leakage_top20": float(M.leakage(energy, top, dec.subsets, dec.player_masks).mean()),
         "sparsity_top20": M.sparsity(norms, dec.ranking),
     }
-    if gen.kind == "demo":
-        out.update(demo_ground_truth(dec, top, energy))
+    truth = getattr(gen, "ground_truth_scores", None)      # generators that know the truth (the demo)
+    if truth is not None:
+        out.update(truth(dec.z, dec.spec.class_id, list(zip(top, energy)), dec.subsets, dec.player_masks))
     return out
-
-
-def demo_ground_truth(dec: Decomposition, top: Sequence[int], energy: torch.Tensor) -> dict[str, float]:
-    from regionprims.models.demo.groundtruth import gt_scores
-    from regionprims.models.demo.scenes import scene_objects
-    objects = scene_objects(dec.z, dec.spec.class_id)
-    return gt_scores(objects, list(zip(top, energy)), dec.subsets, dec.player_masks)
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
@@ -201,10 +198,10 @@ def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
             "seconds": round(seconds, 3), "cache_hit": cache_hit, "metrics": dec.metrics}
 
 
-def sample_image(gen: SplitGenerator, class_: str | int, seed: object, truncation: object | None = None):
+def sample_image(gen: SplitGenerator, class_: str | int | None, seed: object, truncation: object | None = None):
     """uint8 [H, W, 3] of the generated image for (class, seed, truncation), validated."""
     from regionprims.method.render import to_rgb
-    class_id = resolve_class(class_, gen.class_names)
+    class_id = choose_class(gen, class_)
     t = validate_truncation(default_truncation(gen) if truncation is None else truncation)
     z = gen.sample_z(validate_seed(seed, allow_text=True), t, 1)
     with torch.no_grad():

@@ -462,34 +462,21 @@ _IGNORED = ("embed", "embed_options")
 
 
 def model_names() -> tuple[str, ...]:
-    from regionprims.models.registry import MODEL_NAMES
-    return MODEL_NAMES
+    from regionprims.models.registry import model_names as names
+    return names()
 
 
 def model_class_names(model: str) -> tuple[str, ...]:
-    """Class names of a registry model, without loading it."""
-    if model == "demo":
-        from regionprims.models.demo.scenes import DEMO_CLASSES
-        return tuple(DEMO_CLASSES)
-    from regionprims.models.classes import imagenet_class_names
-    return imagenet_class_names()
-
-
-@lru_cache(maxsize=8)
-def _model_info(model: str) -> dict:
-    from regionprims.models.registry import list_models
-    for info in list_models():
-        if info["name"] == model:
-            return info
-    raise UserError(f"unknown model '{model}'")
+    """Class names of a model (built-in: without loading it)."""
+    from regionprims.models.registry import model_info
+    return tuple(model_info(model)["class_names"])
 
 
 def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
-    """(default truncation, default split, split points) of a registry model."""
-    from regionprims.pipeline import DEFAULT_TRUNCATION
-    info = _model_info(model)
-    kind = info.get("kind", "demo")
-    return DEFAULT_TRUNCATION.get(kind, 1.0), info["default_split"], tuple(info["split_points"])
+    """(default truncation, default split, split points) of a model."""
+    from regionprims.models.registry import model_info
+    info = model_info(model)
+    return float(info["default_truncation"]), info["default_split"], tuple(info["split_points"])
 
 
 def _fmt_num(v: float) -> str:
@@ -615,8 +602,9 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
 
     model = _one(params, "model")
     if model is not None:
-        if model.strip().lower() in model_names():
-            kw["model"] = model.strip().lower()
+        key = model.strip() if model.strip() in model_names() else model.strip().lower()
+        if key in model_names():
+            kw["model"] = key
         else:
             errors.append(f"model='{model}' is unknown (known: {', '.join(model_names())}); using demo")
     mdl = kw.get("model", "demo")

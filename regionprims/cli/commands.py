@@ -13,6 +13,9 @@ from regionprims.errors import UserError
 from regionprims.progress import Cancelled
 
 DEFAULT_MODEL = "demo"
+MODEL_HELP = ("demo, omniart-eyes, biggan-deep-128/256/512, an installed plug-in's name, a plug-in "
+              "module.path:callable or path/to/file.py:callable (docs/plugins.md), or a BigGAN-deep folder "
+              "with config.json + pytorch_model.bin (default: demo)")
 
 
 class StderrProgress:
@@ -174,13 +177,13 @@ def cmd_cache(args) -> int:
 
 
 def _common(p: argparse.ArgumentParser, image: bool = True) -> None:
-    p.add_argument("--model", default=DEFAULT_MODEL, help="demo, biggan-deep-128/256/512, or a folder "
-                   "with config.json + pytorch_model.bin (default: demo)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     p.add_argument("--device", default=None, help="cpu, cuda or auto (default: cuda if available)")
     if image:
-        p.add_argument("--class", dest="class_", required=True, help="class index or name")
+        p.add_argument("--class", dest="class_", default=None, help="class index or name (not needed for an "
+                       "unconditional generator)")
         p.add_argument("--seed", required=True, help="latent code seed, 0..4294967295")
-        p.add_argument("--truncation", default=None, help="in (0, 1]; default 1.0 for demo, 0.4 for BigGAN")
+        p.add_argument("--truncation", default=None, help="in (0, 1]; default: the model's (`regionprims models`)")
 
 
 class _Parser(argparse.ArgumentParser):

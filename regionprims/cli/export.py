@@ -25,8 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=None, help="output file (default: a name made from model, class, seed "
                    "and layout, in the current folder)")
     p.add_argument("--top-k", type=int, default=6, help="components shown in the panel (1..12, default 6)")
-    p.add_argument("--model", default=None, help="generator name or BigGAN-deep folder (default: the model "
-                   "named in the file); its identity must match the file's")
+    p.add_argument("--model", default=None, help="generator name, plug-in spec (module:callable, file.py:callable) "
+                   "or BigGAN-deep folder (default: the model named in the file); its identity must match the file's")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--weights", default=None, help="component weights as 'ROW:W,ROW:W' (subset rows as in "
                    "the file; '*:W' sets every row not listed; default 1), e.g. '*:0,511:1,7:0.5'")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.models.base import SplitContext, SplitGenerator, mask_renderer
 from regionprims.progress import Reporter
 from regionprims.method.regions import subset_masks
 from regionprims.method.specs import OptimSettings
@@ -188,13 +188,14 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_
     active = torch.ones(k, dtype=torch.bool, device=logits.device)
     used = torch.zeros(k, dtype=torch.long)
     shape = (-1,) + (1,) * (logits.dim() - 1)
+    render = mask_renderer(gen, ctx, baseline, delta)
     for step in range(settings.steps):
         idx = active.nonzero().squeeze(1)
         if idx.numel() == 0:
             break
         a = logits[idx].clone().requires_grad_(True)
         mask = torch.sigmoid(a)
-        images = gen.tail(baseline + mask * delta, ctx)
+        images = render(mask)
         recon = masked_mse(images, image, region[idx], per_pixels)
         loss = recon + settings.lam * mask.flatten(1).mean(1)
         (grad,) = torch.autograd.grad(loss.sum(), a)

@@ -1,1 +1,5 @@
-"""Generators behind one protocol (base.SplitGenerator) and the registry that loads them."""
+"""Generators behind one protocol (base.SplitGenerator), the registry that knows and loads them,
+and `wrap_module`, which turns any torch.nn.Module generator into a SplitGenerator."""
+from regionprims.models.wrap import wrap_module
+
+__all__ = ["wrap_module"]

@@ -6,7 +6,7 @@ equal the full forward; the tests check that for every split point.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -25,10 +25,14 @@ class SplitContext:
 
 @runtime_checkable
 class SplitGenerator(Protocol):
-    """A frozen generator split at named points. Implementations: models.demo, models.biggan."""
+    """A frozen generator split at named points. Implementations: models.demo, models.biggan,
+    models.omniart, models.wrap (any nn.Module). Optional members, read with `getattr` by the
+    helpers below: `default_truncation` (float, else 1.0), `spatial_mask_tail` (a faster route
+    for the optimisation's masks) and `ground_truth_scores` (extra metrics where the generator
+    knows the truth, as the demo does)."""
 
     name: str                      # registry name, e.g. "demo", "biggan-deep-128"
-    kind: str                      # "demo" | "biggan-deep"
+    kind: str                      # family, e.g. "demo", "biggan-deep", "dcgan", "plug-in"
     image_size: int                # H == W of the output image
     z_dim: int
     class_names: tuple[str, ...]   # index -> human name
@@ -51,3 +55,23 @@ class SplitGenerator(Protocol):
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
         """(C, h, w) of the feature at `split`."""
+
+
+def default_truncation(gen: SplitGenerator) -> float:
+    """The generator's own default truncation (1.0 when it names none)."""
+    return float(getattr(gen, "default_truncation", 1.0))
+
+
+def mask_renderer(gen: SplitGenerator, ctx: SplitContext, baseline: Tensor,
+                  delta: Tensor) -> Callable[[Tensor], Tensor]:
+    """mask -> tail(baseline + mask * delta), the images of the minimal-feature form. Spatial
+    masks [B, 1, h, w] go through the generator's `spatial_mask_tail(ctx, baseline, delta)` when
+    it has one (an exact, cheaper route); everything else through `tail`."""
+    def plain(mask: Tensor) -> Tensor:
+        return gen.tail(baseline + mask * delta, ctx)
+
+    make = getattr(gen, "spatial_mask_tail", None)
+    fast = make(ctx, baseline, delta) if make is not None else None
+    if fast is None:
+        return plain
+    return lambda mask: fast(mask) if mask.shape[1] == 1 else plain(mask)

@@ -164,6 +164,7 @@ class BigGANDeep:
     """A frozen BigGAN-deep split at `generator.layers.i` (see the module docstring)."""
 
     kind = KIND
+    default_truncation = 0.4
 
     def __init__(self, model: torch.nn.Module, name: str, identity: str, device: torch.device | str = "cpu"):
         from pytorch_pretrained_biggan.model import GenBlock

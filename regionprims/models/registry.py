@@ -1,23 +1,93 @@
-"""Which generators exist, where their weights are, and loading each once per process.
+"""Which generators exist, what each says about itself, and loading each once per process.
 
-`load_generator(name_or_folder, device)` returns a shared, frozen SplitGenerator: "demo" (the
-embedded generator, `models.demo`), a released BigGAN-deep name, or a folder holding a BigGAN-deep
-`config.json` + `pytorch_model.bin` (or `model.safetensors`). Each (model, device) is loaded at
-most once in a process, also when several threads ask at the same time.
+This is the one place that knows about generator families (DESIGN §3). A model is named by:
+- a built-in name: "demo" (embedded), "omniart-eyes" (the omniart-eye-generator package),
+  "biggan-deep-128/256/512" (pytorch-pretrained-biggan);
+- the name of an entry point in the group `regionprims.generators` of an installed package;
+- a plug-in spec `module.path:callable` or `path/to/file.py:callable` (models.plugins);
+- a folder holding a BigGAN-deep `config.json` + `pytorch_model.bin` (or `model.safetensors`).
+`load_generator` returns a shared, frozen SplitGenerator; each (model, device) is loaded at most
+once in a process, also when several threads ask at the same time. `model_info` describes a
+model (class names, default truncation and split, ...) without loading built-in weights.
 """
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitGenerator
+from regionprims.models import plugins
+from regionprims.models.base import SplitGenerator, default_truncation
 
-MODEL_NAMES = ("demo", "biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+
+@dataclass(frozen=True)
+class Builtin:
+    """What the registry knows about a built-in model without loading its weights."""
+
+    describe: Callable[[], dict]            # name, kind, image_size, classes, split_points, default_split,
+                                            # class_names, default_truncation, source
+    present: Callable[[], bool]             # are the weights on this machine
+    how_to_get: Callable[[], str]           # one line for a user without the weights
+    load: Callable[[torch.device], SplitGenerator]
+
+
+def _demo() -> Builtin:
+    def describe() -> dict:
+        from regionprims.models.demo import generator as demo
+        return {**demo.DEMO_INFO, "class_names": tuple(demo.DEMO_CLASSES),
+                "default_truncation": demo.DemoGenerator.default_truncation, "source": "bundled"}
+
+    def present() -> bool:
+        from regionprims.models.demo import generator as demo
+        return bool(demo.weights_present())
+
+    def load(device: torch.device) -> SplitGenerator:
+        from regionprims.models.demo import generator as demo
+        return demo.load_demo(device)
+
+    return Builtin(describe, present, lambda: ("The demo weights ship inside regionprims (regionprims/models/); "
+                                               "reinstall regionprims if they are missing"), load)
+
+
+def _omniart() -> Builtin:
+    from regionprims.models import omniart
+    return Builtin(lambda: {**omniart.INFO, "class_names": omniart.CLASSES,
+                            "default_truncation": omniart.DEFAULT_TRUNCATION, "source": "package"},
+                   omniart.weights_present, omniart.how_to_get_weights, omniart.load_omniart)
+
+
+def _biggan(name: str) -> Builtin:
+    def describe() -> dict:
+        from regionprims.models import biggan
+        from regionprims.models.classes import imagenet_class_names
+        return {**biggan.architecture_info(name), "class_names": imagenet_class_names(),
+                "default_truncation": biggan.BigGANDeep.default_truncation, "source": "download"}
+
+    def present() -> bool:
+        from regionprims.models import biggan
+        return biggan.find_local_weights(name) is not None
+
+    def how_to_get() -> str:
+        from regionprims.models import biggan
+        return biggan.how_to_get_weights(name)
+
+    def load(device: torch.device) -> SplitGenerator:
+        from regionprims.models import biggan
+        return biggan.load_biggan(name, device)
+
+    return Builtin(describe, present, how_to_get, load)
+
+
+BUILTINS: dict[str, Builtin] = {"demo": _demo(), "omniart-eyes": _omniart(),
+                                **{n: _biggan(n) for n in ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")}}
+MODEL_NAMES = tuple(BUILTINS)
+INFO_KEYS = ("name", "kind", "image_size", "classes", "split_points", "default_split")
 
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], SplitGenerator] = {}
@@ -44,23 +114,41 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     raise UserError(f"unknown device {device!r}; use auto, cpu or cuda")
 
 
-def _canonical(name_or_folder: str | os.PathLike) -> tuple[str, bool]:
-    """(key, is_folder). Known names win over folders of the same name."""
-    text = os.fspath(name_or_folder).strip()
-    if text.lower() in MODEL_NAMES:
-        return text.lower(), False
+@lru_cache(maxsize=1)
+def explorer_specs() -> tuple[str, ...]:
+    """The plug-in specs of the environment variable REGIONPRIMS_MODELS (comma-separated),
+    read once per process (for the explorer: at server start)."""
+    return tuple(s.strip() for s in os.environ.get("REGIONPRIMS_MODELS", "").split(",") if s.strip())
+
+
+def model_names() -> tuple[str, ...]:
+    """Every model a user may pick by name: built-ins, entry points, REGIONPRIMS_MODELS specs.
+    The explorer offers exactly these; a URL can select only among them."""
+    extra = [n for n in (*plugins.entry_point_names(), *explorer_specs()) if n not in BUILTINS]
+    return MODEL_NAMES + tuple(dict.fromkeys(extra))
+
+
+def _canonical(name_or_spec: str | os.PathLike) -> tuple[str, str]:
+    """(kind of reference, key): 'builtin', 'entry', 'spec' or 'folder'. Names win over folders."""
+    text = os.fspath(name_or_spec).strip()
+    if text.lower() in BUILTINS:
+        return "builtin", text.lower()
+    if text in plugins.entry_point_names():
+        return "entry", text
+    if plugins.is_spec(text):
+        return "spec", plugins.normalise_spec(text)
     path = Path(text).expanduser()
     if text and path.is_dir():
-        return str(path.resolve()), True
+        return "folder", str(path.resolve())
     if os.sep in text or text.startswith((".", "~")):
         raise UserError(f"model folder {text!r} does not exist")
-    raise UserError(f"unknown model {text!r}; known: {', '.join(MODEL_NAMES)}, "
-                    "or a folder with config.json and pytorch_model.bin")
+    raise UserError(f"unknown model {text!r}; known: {', '.join(model_names())}, a plug-in "
+                    "module.path:callable or file.py:callable, or a BigGAN-deep folder")
 
 
-def load_generator(name_or_folder: str = "demo", device: str | torch.device | None = None) -> SplitGenerator:
-    """The shared, frozen generator for a model name or BigGAN-deep folder on a device."""
-    key_name, is_folder = _canonical(name_or_folder)
+def load_generator(name_or_spec: str = "demo", device: str | torch.device | None = None) -> SplitGenerator:
+    """The shared, frozen generator for a model name, plug-in spec or BigGAN-deep folder."""
+    how, key_name = _canonical(name_or_spec)
     dev = pick_device(device)
     key = (key_name, str(dev))
     with _LOCK:
@@ -71,61 +159,78 @@ def load_generator(name_or_folder: str = "demo", device: str | torch.device | No
     with lock:
         gen = _LOADED.get(key)
         if gen is None:
-            gen = _load(key_name, is_folder, dev)
+            gen = _load(how, key_name, dev)
             with _LOCK:
                 _LOADED[key] = gen
     return gen
 
 
-def _load(name: str, is_folder: bool, device: torch.device) -> SplitGenerator:
-    if name == "demo" and not is_folder:
-        from regionprims.models.demo import generator as demo   # written alongside; imported only when asked for
-        return demo.load_demo(device)
-    from regionprims.models import biggan
-    if is_folder:
-        return biggan.load_folder(name, device)
-    return biggan.load_biggan(name, device)
+def _load(how: str, key: str, device: torch.device) -> SplitGenerator:
+    if how == "builtin":
+        return BUILTINS[key].load(device)
+    if how == "folder":
+        from regionprims.models import biggan
+        return biggan.load_folder(key, device)
+    factory = plugins.entry_point_callable(key) if how == "entry" else plugins.spec_callable(key)
+    return plugins.make_generator(factory, key, device)
 
 
 def clear_loaded() -> None:
-    """Forget every loaded generator (for tests)."""
+    """Forget every loaded generator and the plug-in look-ups (for tests)."""
     with _LOCK:
         _LOADED.clear()
         _KEY_LOCKS.clear()
+    explorer_specs.cache_clear()
+    plugins.entry_point_names.cache_clear()
+    model_info.cache_clear()
 
 
-def _demo_info() -> dict[str, Any]:
-    try:
-        from regionprims.models.demo import generator as demo
-        info = dict(demo.DEMO_INFO)
-        info["weights_present"] = bool(demo.weights_present())
-    except ImportError:
-        info = {"name": "demo", "kind": "demo", "image_size": 0, "classes": 0, "split_points": [],
-                "default_split": "", "weights_present": False}
-    info["name"] = "demo"
-    info["split_points"] = list(info.get("split_points", []))
-    return info
+def _plugin_info(name: str) -> dict[str, Any]:
+    gen = load_generator(name)
+    return {"name": name, "kind": gen.kind, "image_size": int(gen.image_size), "classes": len(gen.class_names),
+            "split_points": list(gen.split_points), "default_split": gen.default_split,
+            "class_names": tuple(gen.class_names), "default_truncation": default_truncation(gen),
+            "source": "plug-in", "weights_present": True}
+
+
+@lru_cache(maxsize=64)
+def model_info(name: str) -> dict[str, Any]:
+    """Everything the front ends show about a model by name (built-in: without loading weights;
+    plug-in: by loading it): the `models --json` keys but weights_present, plus class_names,
+    default_truncation and source."""
+    how, key = _canonical(name)
+    if how == "builtin":
+        return {**BUILTINS[key].describe(), "name": key}
+    if how == "folder":
+        raise UserError(f"{name!r} is a folder; give a model name")
+    return _plugin_info(name)
 
 
 def list_models() -> list[dict[str, Any]]:
     """name, kind, image_size, classes, split_points, default_split, weights_present of every
-    known model, without loading or downloading any weights."""
-    from regionprims.models import biggan
-    out = [_demo_info()]
-    for name in MODEL_NAMES[1:]:
-        info = biggan.architecture_info(name)
-        info["weights_present"] = biggan.find_local_weights(name) is not None
-        out.append(info)
+    model of `model_names()`; never downloads. A plug-in that fails to load is listed with
+    weights_present false and its `error`."""
+    out = []
+    for name in model_names():
+        try:
+            info = model_info(name)
+        except UserError as exc:
+            info = {"name": name, "kind": "plug-in", "image_size": 0, "classes": 0, "split_points": [],
+                    "default_split": "", "weights_present": False, "error": str(exc)}
+        row = {k: info[k] for k in INFO_KEYS}
+        row["split_points"] = list(row["split_points"])
+        row["weights_present"] = bool(BUILTINS[name].present() if name in BUILTINS else info["weights_present"])
+        if "error" in info:
+            row["error"] = info["error"]
+        out.append(row)
     return out
 
 
 def how_to_get_weights(name: str) -> str:
     """One line telling a user how to get a model's weights."""
     text = str(name).strip().lower()
-    if text == "demo":
-        return ("The demo weights ship inside regionprims (regionprims/models/); reinstall regionprims "
-                "if they are missing")
-    if text in MODEL_NAMES:
-        from regionprims.models import biggan
-        return biggan.how_to_get_weights(text)
-    raise UserError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
+    if text in BUILTINS:
+        return BUILTINS[text].how_to_get()
+    if name in model_names() or plugins.is_spec(str(name)):
+        return "a plug-in brings its own weights: see its documentation"
+    raise UserError(f"unknown model {name!r}; known: {', '.join(model_names())}")

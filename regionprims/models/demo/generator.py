@@ -206,6 +206,7 @@ class DemoGenerator:
     class_names: tuple[str, ...] = DEMO_CLASSES
     split_points: tuple[str, ...] = SPLIT_POINTS
     default_split = DEFAULT_SPLIT
+    default_truncation = 1.0
 
     def __init__(self, net: DemoNet, sha256: str, device: torch.device | str | None = None):
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -302,6 +303,13 @@ class DemoGenerator:
         cond = self._cond(class_id)
         h = self.net.run_blocks(self._prep(self.net.stem(z, cond)), cond, 0, len(self.net.blocks))
         return self._check_finite(self.net.to_image(h).contiguous(), "image")
+
+    def ground_truth_scores(self, z: Tensor, class_id: int, ranked_energy: list, subsets: Tensor,
+                            player_masks: Tensor) -> dict[str, float]:
+        """gt_ scores: the demo knows which regions each latent part draws (groundtruth.py)."""
+        from regionprims.models.demo.groundtruth import gt_scores
+        from regionprims.models.demo.scenes import scene_objects
+        return gt_scores(scene_objects(z, class_id), ranked_energy, subsets, player_masks)
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
         idx = self._split_index(split)
