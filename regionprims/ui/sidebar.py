@@ -10,7 +10,7 @@ import streamlit as st
 from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.pipeline import MAX_SEED, decomposition_key
-from regionprims.view import model_class_names, model_defaults
+from regionprims.models.registry import class_names, model_defaults
 from regionprims.ui import resources, state
 from regionprims.ui.state import Current
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def _on_model() -> None:
     ss = st.session_state
     t_def, s_def, _ = model_defaults(ss[state.MODEL])
-    n_classes = len(model_class_names(ss[state.MODEL]))
+    n_classes = len(class_names(ss[state.MODEL]))
     if ss.get(state.CLASS, 0) >= n_classes:
         ss[state.CLASS] = 0
     ss[state.TRUNC] = float(t_def)
@@ -56,7 +56,7 @@ def choose() -> None:
     if not info["weights_present"]:
         from regionprims.models.registry import how_to_get_weights
         st.caption(f":orange[Weights not found.] {how_to_get_weights(info['name'])}")
-    names = model_class_names(ss[state.MODEL])
+    names = class_names(ss[state.MODEL])
     st.selectbox("Class", range(len(names)), key=state.CLASS, format_func=lambda i: f"{names[i]} ({i})",
                  help="Type to search by name.")
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")

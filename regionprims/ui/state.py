@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from regionprims.method.specs import OptimSettings
-from regionprims.view import AppState, ViewState, decode_state, encode_state, model_defaults
+from regionprims.method.mixer import ViewState
+from regionprims.models.registry import model_defaults
+from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
 # widget keys (the sidebar's widgets live on every page, so their values persist)
 MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (
