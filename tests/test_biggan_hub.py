@@ -158,7 +158,7 @@ def test_pinned_source_is_the_audited_one():
 
 
 
-def test_explorer_downloads_with_progress_then_uses_the_model(fake, tmp_path):
+def test_explorer_downloads_with_progress_then_uses_the_model(fake, tmp_path, monkeypatch):
     """Explorer: a model without weights shows Download weights (and never downloads on its own);
     the button runs the download as a job, after which the model loads."""
     from pathlib import Path
@@ -171,7 +171,8 @@ def test_explorer_downloads_with_progress_then_uses_the_model(fake, tmp_path):
     st.cache_data.clear()
     st.cache_resource.clear()
     jobs.reset_registry()
-    registry.clear_loaded()
+    monkeypatch.setattr(registry, "_LOADED", {})              # the tiny model stays out of other tests
+    monkeypatch.setattr(registry, "_KEY_LOCKS", {})
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.run()
     at.selectbox(key="model").set_value(NAME).run()
@@ -184,4 +185,3 @@ def test_explorer_downloads_with_progress_then_uses_the_model(fake, tmp_path):
     assert not at.error and at.session_state["current"].gen.name == NAME
     assert fake.gets("pytorch_model.bin") == [None]
     jobs.reset_registry()
-    registry.clear_loaded()

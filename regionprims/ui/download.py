@@ -10,6 +10,7 @@ from regionprims.models import registry
 from regionprims.ui import resources, state
 
 POLL_SECONDS = 0.5
+_SEEN = "download_seen"             # (job key, finish time) of the last finished download handled
 
 
 def _mb(n: int) -> str:
@@ -23,9 +24,9 @@ def panel(model: str) -> None:
     if job is not None and job.active:
         _progress(key)
         return
-    if job is not None and job.state == jobs.DONE:
-        jobs.registry().forget(key)         # handled once: the model list is read again
-        resources.models.clear()
+    if job is not None and job.state == jobs.DONE and st.session_state.get(_SEEN) != (key, job.finished):
+        st.session_state[_SEEN] = (key, job.finished)     # once per finished download:
+        resources.models.clear()                          # the model list is read again
         st.rerun()
     if job is not None and job.state == jobs.ERROR:
         st.error(job.error)
