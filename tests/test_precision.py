@@ -53,3 +53,22 @@ def test_cuda_fp32_and_tf32_set_the_flags_for_the_call_only():
     with tail_precision("cuda", "tf32"):
         assert flags() == (True, True)
     assert flags() == before
+
+
+def test_channels_last_tail_is_the_same_function(gen):
+    """The CUDA layout (channels-last model and input), exercised on the CPU: same images, and
+    gradients reach the feature (the attention block's views work on that layout)."""
+    z = gen.sample_z(2, 0.5, 2)
+    feature, ctx = gen.head(z, 1, 0.5, gen.split_points[0])
+    with torch.no_grad():
+        ref = gen.tail(feature, ctx)
+    model = gen.model
+    try:
+        gen.model, gen._channels_last = model.to(memory_format=torch.channels_last), True
+        x = feature.clone().requires_grad_(True)
+        out = gen.tail(x, ctx)
+        out.square().mean().backward()
+    finally:
+        gen.model, gen._channels_last = model.to(memory_format=torch.contiguous_format), False
+    assert torch.allclose(out, ref, atol=1e-5) and out.is_contiguous()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
