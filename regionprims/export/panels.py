@@ -23,10 +23,10 @@ from regionprims import __version__
 from regionprims.method.buildup import buildup
 from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
-from regionprims.method.metrics import masked_mse_one, psnr
+from regionprims.method.metrics import CAPTION_METRICS, format_metric, masked_mse_one, psnr
 from regionprims.models.base import SplitContext, SplitGenerator
 from regionprims.method.ranking import component_norms
-from regionprims.method.regions import grid_edges, subset_label
+from regionprims.method.regions import grid_edges, subset_label, subset_members
 from regionprims.method.render import compose_feature, regional_patterns, render_features, to_rgb
 from regionprims.pictures import font as pil_font
 from regionprims.pictures import luminance
@@ -39,7 +39,6 @@ PanelFormat = Literal["png", "svg", "pdf"]
 PANEL_FORMATS = ("png", "svg", "pdf")
 MAX_TOP_K = 12
 SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in)
-CAPTION_METRICS = ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
 
 GRID_COLOR = "0.6"                              # mid grey: visible on light and dark images
 PLAYER_COLOR = "#ffd21f"                        # player patches on images
@@ -47,21 +46,6 @@ REGION_COLOR = "black"                          # a component's region set S on 
 
 
 # ----------------------------------------------------------------------------- text
-
-def format_metric(key: str, value: object) -> str:
-    """One metric as printed on every export: PSNR in dB with 2 decimals, small numbers in
-    scientific notation, the rest with 3 decimals."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return str(value)
-    v = float(value)
-    if math.isnan(v):
-        return "n/a"
-    if "psnr" in key:
-        return f"{v:.2f} dB"
-    if v != 0.0 and abs(v) < 1e-2:
-        return f"{v:.2e}"
-    return f"{v:.3f}"
-
 
 def _class_name(dec: Decomposition) -> str:
     return str(dec.info.get("class_name") or f"class {dec.spec.class_id}")
@@ -190,7 +174,7 @@ def _outline_region(ax: "Axes", dec: Decomposition, row: int, height: int, width
     """Outline of the union of the player patches in subset `row` (only its outer boundary)."""
     lay = dec.spec.layout
     ys, xs = grid_edges(height, lay.rows), grid_edges(width, lay.cols)
-    cells = {lay.players[j] for j in range(dec.n) if (row >> j) & 1}
+    cells = set(subset_members(row, lay.players))
     inside = lambda r, c: 0 <= r < lay.rows and 0 <= c < lay.cols and r * lay.cols + c in cells  # noqa: E731
     segments = []
     for cell in cells:
@@ -277,7 +261,7 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     patterns = regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, rows, "isolated")
     norms = component_norms(dec.components)
     total = float(norms.sum()) or 1.0
-    comp_psnr = psnr(masked_mse_one(comp_img, x, dec.player_masks.amax(0)))
+    comp_psnr = psnr(masked_mse_one(comp_img, x, dec.players_mask))
     diff = ((comp_img - x).abs() * 0.5).mean(0).numpy()           # [0, 1] pixel scale
     luma = luminance(patterns * 0.5).numpy() if rows else np.zeros((0, height, width))
     aspect = height / width
