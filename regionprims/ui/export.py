@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from regionprims.export import panels as ex
 from regionprims.ui import resources, state
 from regionprims.ui.state import Current
 
@@ -14,11 +15,6 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
 
 def page(cur: Current) -> None:
     if not state.page_start(cur, "Export"):
-        return
-    try:
-        from regionprims.export import panels as ex
-    except ImportError:
-        st.warning("Exports are not available in this installation (regionprims.export is missing).")
         return
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     gen, dec = cur.gen, mx.dec
