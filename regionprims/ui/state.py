@@ -21,6 +21,7 @@ VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING:
 URL_ERRORS = "url_errors"
 FROM_URL = "from_url"          # the session was opened with state in its URL
 AUTO_STARTED = "auto_started"
+CONFIRM = "confirm_for"        # decomposition key whose long expected time awaits a confirmation
 OWNER = "owner"
 CURRENT = "current"
 PENDING = "<from-url>"
