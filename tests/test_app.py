@@ -272,7 +272,7 @@ def test_export_page():
     assert not at.exception, at.exception
     names = {b.key for b in at.get("download_button")}
     assert {"dl_png", "dl_svg", "dl_pdf", "dl_pptx", "dl_safetensors", "dl_gif"} <= names
-    from regionprims.export import panels as export
+    from regionprims import export
     dec = at.session_state["current"].dec
     gen = at.session_state["current"].gen
     assert export.panel_bytes(gen, dec, "png")[:4] == b"\x89PNG"

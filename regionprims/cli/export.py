@@ -101,7 +101,7 @@ def _generator(args, dec):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from regionprims.export import panels as export
+    from regionprims import export
     from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
     dec = load_decomposition(args.file)

@@ -8,7 +8,7 @@ import streamlit as st
 from regionprims.method import metrics as M
 from regionprims.method.regions import subset_label
 from regionprims.models.demo.groundtruth import GT_MEANING
-from regionprims.ui import charts, resources, state
+from regionprims.ui import charts, resources
 from regionprims.ui.state import Current
 
 
@@ -17,9 +17,9 @@ def _fmt(key: str, value: object) -> str:
 
 
 def page(cur: Current) -> None:
-    if not state.page_start(cur, "Faithfulness"):
+    mx = resources.page_mixer(cur, "Faithfulness")
+    if mx is None:
         return
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec
     lay = dec.spec.layout
     m = dec.metrics

@@ -105,7 +105,7 @@ def encode_state(state: AppState) -> dict[str, str]:
     if state.seed != d.seed:
         out["seed"] = str(state.seed)
     t_def, s_def, _ = model_defaults(state.model)
-    if state.truncation is not None and state.truncation != t_def:
+    if state.truncation is not None and abs(state.truncation - t_def) > 1e-9:     # a slider's float
         out["trunc"] = _fmt_num(state.truncation)
     if state.split is not None and state.split != s_def:
         out["split"] = state.split
