@@ -1,6 +1,6 @@
-"""Slide-ready exports of a decomposition, as bytes: the overview panel (PNG, SVG, PDF), the
-PowerPoint slide, and the decomposition file; the inputs they share (generator check, weights).
-The words come from export.caption, the build-up GIF from export.gif.
+"""Slide-ready exports of a decomposition, as bytes: the overview panel (PNG, SVG, PDF) and the
+decomposition file; the inputs every export shares (generator check, context, weights). The
+words come from export.caption, the slide from export.slide, the build-up GIF from export.gif.
 
 Pure builders (no Streamlit, no files): the explorer's download buttons and `regionprims export`
 call the same functions. Every number printed on an export is read from the decomposition
@@ -35,7 +35,7 @@ if TYPE_CHECKING:                               # matplotlib is optional (the `e
 PanelFormat = Literal["png", "svg", "pdf"]
 PANEL_FORMATS = ("png", "svg", "pdf")
 MAX_TOP_K = 12
-SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in)
+SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in): the panel's width
 
 GRID_COLOR = "0.6"                              # mid grey: visible on light and dark images
 PLAYER_COLOR = "#ffd21f"                        # player patches on images
@@ -291,10 +291,11 @@ def panel_bytes(gen: SplitGenerator, dec: Decomposition, fmt: PanelFormat,
     if fmt not in PANEL_FORMATS:
         raise UserError(f"panel format must be one of {', '.join(PANEL_FORMATS)}, got '{fmt}'")
     fig = overview_figure(gen, dec, weights, residual_weight, top_k)
-    return _figure_bytes(fig, fmt, dpi, dec)
+    return figure_bytes(fig, fmt, dpi, dec)
 
 
-def _figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes:
+def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes:
+    """A figure as PNG/SVG/PDF bytes carrying the title line and the provenance caption as metadata."""
     import matplotlib
     buf = io.BytesIO()
     meta = {"png": {"Title": title_line(dec), "Software": f"regionprims {__version__}",
@@ -308,56 +309,6 @@ def _figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> byte
             fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
     finally:
         fig.clf()
-    return buf.getvalue()
-
-
-def panel_pptx(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequence[float] | None = None,
-               residual_weight: float = 1.0, top_k: int = 6) -> bytes:
-    """One 16:9 slide: the title and the provenance caption as editable text boxes, the panel
-    (without its own title and caption) as a PNG picture between them."""
-    try:
-        from pptx import Presentation
-        from pptx.enum.text import MSO_AUTO_SIZE
-        from pptx.util import Emu, Inches, Pt
-    except ImportError:
-        raise UserError("PowerPoint export needs python-pptx: pip install 'regionprims[export]'") from None
-    fig = overview_figure(gen, dec, weights, residual_weight, top_k, title=False, caption=False)
-    fig_w, fig_h = fig.get_size_inches()
-    png = _figure_bytes(fig, "png", 200, dec)
-
-    prs = Presentation()
-    prs.slide_width, prs.slide_height = Inches(SLIDE_INCHES[0]), Inches(SLIDE_INCHES[1])
-    slide = prs.slides.add_slide(prs.slide_layouts[6])            # blank
-    margin = Inches(0.3)
-    box = slide.shapes.add_textbox(margin, Inches(0.12), prs.slide_width - 2 * margin, Inches(0.5))
-    box.name = "Title"
-    para = box.text_frame.paragraphs[0]
-    para.text = title_line(dec)
-    para.font.size, para.font.bold = Pt(18), True
-    box.text_frame.word_wrap = True
-    box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE     # a long class name shrinks, not spills
-
-    cap_h = Inches(0.8)
-    top, bottom = Inches(0.66), prs.slide_height - cap_h - Inches(0.08)
-    avail_w, avail_h = prs.slide_width - 2 * margin, bottom - top
-    scale = min(avail_w / Inches(fig_w), avail_h / Inches(fig_h))
-    pic_w, pic_h = int(Inches(fig_w) * scale), int(Inches(fig_h) * scale)
-    pic = slide.shapes.add_picture(io.BytesIO(png), Emu((prs.slide_width - pic_w) // 2), Emu(top), pic_w, pic_h)
-    pic.name = "Overview panel"
-
-    cap = slide.shapes.add_textbox(margin, bottom, prs.slide_width - 2 * margin, cap_h)
-    cap.name = "Provenance"
-    cap.text_frame.word_wrap = True
-    cap.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
-    for i, line in enumerate(provenance_caption(dec, width=10_000).splitlines()):   # PowerPoint wraps
-        p = cap.text_frame.paragraphs[0] if i == 0 else cap.text_frame.add_paragraph()
-        p.text = line
-        p.font.size = Pt(8)
-    props = prs.core_properties
-    props.title, props.subject = title_line(dec), "regionprims decomposition overview"
-    props.comments = provenance_caption(dec).replace("\n", " | ")[:255]   # the core property's limit
-    buf = io.BytesIO()
-    prs.save(buf)
     return buf.getvalue()
 
 
