@@ -1,6 +1,6 @@
 """The import-layer rules of docs/architecture.md, checked on the source (ast, nothing imported):
 
-* `method` and `models` never import the orchestration (pipeline, jobs, batch, study), the
+* `method` and `models` never import the orchestration (pipeline, jobs, estimate, batch, study), the
   store, the front ends (cli, export, ui), the pictures, or Streamlit;
 * `method` imports from `models` only the protocol (`models.base`);
 * `store` never imports the orchestration or a front end;
@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "regionprims"
 
-ORCHESTRATION = ("pipeline", "jobs", "batch", "study")
+ORCHESTRATION = ("pipeline", "jobs", "estimate", "batch", "study")
 FRONT_ENDS = ("cli", "export", "ui", "pictures")
 
 # layer (first part of the module path below regionprims) -> regionprims subpackages it must not import

@@ -43,7 +43,7 @@ from torch import Tensor
 from regionprims.errors import UserError
 from regionprims.models.base import SplitContext
 from regionprims.models.precision import default_precision, tail_precision
-from regionprims.validation import validate_class_index, validate_seed, validate_truncation
+from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 KIND = "biggan-deep"
@@ -176,10 +176,8 @@ class BigGANDeep:
         return torch.from_numpy(values.reshape(int(batch), self.z_dim)).to(self.device)
 
     def _split_index(self, split: str) -> int:
-        if split not in self.split_points:
-            raise UserError(f"unknown split point {split!r} for {self.name}; "
-                            f"known: {', '.join(self.split_points)}")
-        return self._index[split]
+        split_index(split, self.split_points, self.name)         # refuses an unknown split point
+        return self._index[split]                                  # the module's index in the plan
 
     def _cond(self, z: Tensor, class_id: int) -> Tensor:
         z = self._as_z(z)
