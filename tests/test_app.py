@@ -172,6 +172,23 @@ def test_decompose_button_progress_and_cached_reopen():
     assert jobs.registry().runs == 1
 
 
+def test_expected_time_shown_and_a_long_job_asks_first():
+    at = new_app()
+    at.run()
+    assert any(c.value.startswith("Expected time: about ") for c in at.sidebar.caption)
+    at.number_input(key="steps").set_value(2000).run()        # 511 subsets x 2000 steps: far over 2 min
+    at.button(key="decompose").click().run()
+    assert at.session_state["current"].job is None               # nothing started yet
+    assert any("is expected to take about" in w.value for w in at.sidebar.warning)
+    at.button(key="confirm_cancel").click().run()
+    assert at.session_state["current"].job is None and not at.sidebar.warning
+    at.button(key="decompose").click().run()
+    at.button(key="confirm_start").click().run()
+    job = at.session_state["current"].job
+    assert job is not None and job.active
+    jobs.registry().cancel(job.key, at.session_state["owner"])
+
+
 def test_two_tabs_share_one_job():
     a, b = new_app({**SMALL_URL, "seed": "8"}), new_app({**SMALL_URL, "seed": "8"})
     a.run()
@@ -255,7 +272,22 @@ def test_export_page():
     assert not at.exception, at.exception
     names = {b.key for b in at.get("download_button")}
     assert {"dl_png", "dl_svg", "dl_pdf", "dl_pptx", "dl_safetensors", "dl_gif"} <= names
-    from regionprims.export import panels as export
+    from regionprims import export
     dec = at.session_state["current"].dec
     gen = at.session_state["current"].gen
     assert export.panel_bytes(gen, dec, "png")[:4] == b"\x89PNG"
+
+
+def test_pages_are_listed_once():
+    """Every stub in pages/ is a row of frame.PAGES and calls frame.page with its own name, and
+    every row has its stub: a page added only one way is caught here, not by the first visitor."""
+    import ast
+
+    from regionprims.ui import frame
+    root = Path(APP).parent
+    stubs = {p.stem: p for p in (root / "pages").glob("*.py")}
+    assert set(stubs) == {p.name for p in frame.PAGES}
+    for name, path in stubs.items():
+        calls = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr == "page"]
+        assert [c.args[0].value for c in calls] == [name], path

@@ -90,9 +90,12 @@ def cmd_decompose(args) -> int:
     spec = make_spec(gen, args.class_, args.seed, truncation=args.truncation, split=args.split,
                      layout=args.layout, players=players, settings=_settings(args), rank_by=args.rank_by,
                      force=args.force)
+    cache = _cache(args)
+    if not args.quiet:
+        _say_estimate(gen, spec, cache)
     bar = StderrProgress(args.quiet)
     try:
-        dec, hit = decompose(gen, spec, cache=_cache(args), progress=bar)
+        dec, hit = decompose(gen, spec, cache=cache, progress=bar)
     finally:
         bar.close()
     seconds = time.perf_counter() - start
@@ -106,14 +109,32 @@ def cmd_decompose(args) -> int:
     return 0
 
 
+def _say_estimate(gen, spec, cache) -> None:
+    """The expected time on this device (from a short measured probe), on stderr, before a
+    decomposition that is not in the cache starts."""
+    from regionprims.estimate import estimate
+    from regionprims.pipeline import decomposition_key
+    if cache is not None and decomposition_key(spec) in cache:
+        return
+    est = estimate(gen, spec, cache)
+    sys.stderr.write(f"estimated time: {est.text()} ({2 ** spec.layout.n} subsets; from a measured "
+                     f"probe of the tail at {spec.split})\n")
+    sys.stderr.flush()
+
+
 def _print_report(report: dict, out: str | None) -> None:
     print(f"{report['model']}  class {report['class_id']} ({report.get('class_name')})  seed {report['seed']}  "
           f"layout {report['layout']}  players {report['players']}")
     print(f"{report['n_subsets']} subsets in {report['seconds']:.1f} s{' (cached)' if report['cache_hit'] else ''}")
-    for key, value in report["metrics"].items():
-        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    _print_metrics(report["metrics"])
     if out:
         print(f"saved {out}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    from regionprims.method.metrics import format_metric
+    for key, value in metrics.items():
+        print(f"  {key:26} {format_metric(key, value)}")
 
 
 def cmd_sample(args) -> int:
@@ -148,8 +169,7 @@ def cmd_info(args) -> int:
     print(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  players {meta['players']}")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    for key, value in meta["metrics"].items():
-        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    _print_metrics(meta["metrics"])
     return 0
 
 
@@ -162,7 +182,10 @@ def cmd_transfer(args) -> int:
     out = {"transfer_top20_top100": transfer(a.ranking, b.ranking, 20, 100),
            "transfer_top20_top20": transfer(a.ranking, b.ranking, 20, 20),
            "transfer_top20_top100_ba": transfer(b.ranking, a.ranking, 20, 100)}
-    print(json.dumps(out) if args.json else "\n".join(f"{k:26} {v:.3f}" for k, v in out.items()))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_metrics(out)
     return 0
 
 

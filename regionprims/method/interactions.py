@@ -51,10 +51,13 @@ autograd each chunk allocates its own block, as out= ops are not differentiable.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "num_players",
@@ -63,10 +66,7 @@ __all__ = [
     "partial_reconstruction",
     "and_interactions",
     "reconstruct_from_and",
-    "or_interactions_bruteforce",
-    "reconstruct_from_or_bruteforce",
-    "and_interactions_bruteforce",
-    "reconstruct_from_and_bruteforce",
+    "subset_sums",
 ]
 
 
@@ -103,12 +103,26 @@ def _mobius_(buf: Tensor, n: int) -> Tensor:
     return buf
 
 
-def _zeta_(buf: Tensor, n: int) -> Tensor:
-    """In place: x(T) <- Σ_{S⊆T} x(S)."""
-    x = _cube(buf, n)
+def _zeta_(buf, n: int):
+    """In place: x(T) <- Σ_{S⊆T} x(S). `buf` is a contiguous tensor or numpy array."""
+    x = _cube(buf, n) if isinstance(buf, Tensor) else buf.reshape([2] * n + list(buf.shape[1:]))
     for a in range(n):
-        x.select(a, 1).add_(x.select(a, 0))
+        hi = x[(slice(None),) * a + (1,)]          # a view in both libraries: += writes into buf
+        hi += x[(slice(None),) * a + (0,)]
     return buf
+
+
+def subset_sums(x: "np.ndarray") -> "np.ndarray":
+    """Z(T) = Σ_{S⊆T} x(S) over axis 0 (2**n rows, canonical order), on a copy of a numpy array.
+    numpy on purpose (the explorer's live additivity error, method.mixer): these small ops run
+    single-threaded, so a busy machine does not stall them the way OpenMP's thread hand-offs
+    do (measured 0.4 ms against 200 ms under load)."""
+    import numpy as np
+    z = np.array(x, copy=True, order="C")
+    rows = z.shape[0]
+    if rows < 1 or rows & (rows - 1):
+        raise ValueError(f"axis 0 must hold the 2**n subsets (a power of two), got {rows} rows")
+    return _zeta_(z, rows.bit_length() - 1)
 
 
 def _superset_zeta_(buf: Tensor, n: int) -> Tensor:
@@ -231,67 +245,3 @@ def reconstruct_from_and(I: Tensor, chunk_elems: int | None = None) -> Tensor:
     """v(T) = Σ_{S⊆T} I(S) for every T; inverse of `and_interactions`; O(n·2**n)."""
     n = num_players(I)
     return _apply(I, chunk_elems, lambda b, w: _and_recon_block(b, n, w))
-
-
-# ----------------------------------------------------------------------------- definitions
-
-def _submasks(s: int) -> list[int]:
-    """Every L ⊆ S (as bit masks), S included."""
-    out, sub = [], s
-    while True:
-        out.append(sub)
-        if sub == 0:
-            return out
-        sub = (sub - 1) & s
-
-
-def or_interactions_bruteforce(u: Tensor) -> Tensor:
-    """Paper eq. (2) read literally: a loop over S and over every L ⊆ S; O(3**n) terms."""
-    n = num_players(u)
-    full = (1 << n) - 1
-    flat = u.reshape(u.shape[0], -1)
-    out = torch.empty_like(flat)
-    out[0] = flat[0]
-    for s in range(1, full + 1):
-        ls = _submasks(s)
-        rows = torch.tensor([full ^ l for l in ls], device=u.device)
-        signs = torch.tensor([-1.0 if (s ^ l).bit_count() % 2 == 0 else 1.0 for l in ls],
-                             dtype=u.dtype, device=u.device)        # -(-1)^{|S|-|L|}
-        out[s] = signs @ flat[rows]
-    return out.reshape(u.shape)
-
-
-def reconstruct_from_or_bruteforce(I: Tensor) -> Tensor:
-    """Paper eq. (4) read literally: for every T, I(∅) plus every I(S) with S ∩ T ≠ ∅."""
-    num_players(I)
-    flat = I.reshape(I.shape[0], -1)
-    k = torch.arange(I.shape[0], device=I.device)
-    out = torch.empty_like(flat)
-    for t in range(I.shape[0]):
-        out[t] = flat[0] + flat[(k & t) != 0].sum(0)
-    return out.reshape(I.shape)
-
-
-def and_interactions_bruteforce(v: Tensor) -> Tensor:
-    """Harsanyi definition read literally: Σ over every L ⊆ S of (-1)^{|S|-|L|} v(L)."""
-    num_players(v)
-    flat = v.reshape(v.shape[0], -1)
-    out = torch.empty_like(flat)
-    for s in range(v.shape[0]):
-        ls = _submasks(s)
-        rows = torch.tensor(ls, device=v.device)
-        signs = torch.tensor([1.0 if (s ^ l).bit_count() % 2 == 0 else -1.0 for l in ls],
-                             dtype=v.dtype, device=v.device)
-        out[s] = signs @ flat[rows]
-    return out.reshape(v.shape)
-
-
-def reconstruct_from_and_bruteforce(I: Tensor) -> Tensor:
-    """v(T) = Σ_{S⊆T} I(S), read literally."""
-    num_players(I)
-    flat = I.reshape(I.shape[0], -1)
-    k = torch.arange(I.shape[0], device=I.device)
-    out = torch.empty_like(flat)
-    for t in range(I.shape[0]):
-        out[t] = flat[(k & t) == k].sum(0)
-    return out.reshape(I.shape)

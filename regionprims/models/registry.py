@@ -234,3 +234,30 @@ def how_to_get_weights(name: str) -> str:
     if name in model_names() or plugins.is_spec(str(name)):
         return "a plug-in brings its own weights: see its documentation"
     raise UserError(f"unknown model {name!r}; known: {', '.join(model_names())}")
+
+
+def class_names(model: str) -> tuple[str, ...]:
+    """Class names of a model (built-in: without loading it)."""
+    return tuple(model_info(model)["class_names"])
+
+
+def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
+    """(default truncation, default split, split points) of a model (built-in: without loading it)."""
+    info = model_info(model)
+    return float(info["default_truncation"]), info["default_split"], tuple(info["split_points"])
+
+
+def downloadable(name: str) -> bool:
+    """Whether `fetch_weights` can get this model's weights from the network (released models)."""
+    text = str(name).strip().lower()
+    return text in BUILTINS and model_info(text)["source"] == "download"
+
+
+def fetch_weights(name: str, progress=None, cancel=None) -> None:
+    """Get a released model's weights onto this machine (local caches, else the Hugging Face Hub,
+    else the package's URLs; see models/biggan/weights.py). `progress(done, total, message)` and
+    `cancel` (a threading.Event; progress.Cancelled) as in the engine. UserError when none."""
+    if not downloadable(name):
+        raise UserError(f"model {name!r} has no weights to download")
+    from regionprims.models import biggan
+    biggan.fetch_weights(str(name).strip().lower(), progress, cancel)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from regionprims.method.specs import OptimSettings
-from regionprims.view import AppState, ViewState, decode_state, encode_state, model_defaults
+from regionprims.method.mixer import ViewState
+from regionprims.models.registry import model_defaults
+from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
 # widget keys (the sidebar's widgets live on every page, so their values persist)
 MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (
@@ -19,6 +21,7 @@ VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING:
 URL_ERRORS = "url_errors"
 FROM_URL = "from_url"          # the session was opened with state in its URL
 AUTO_STARTED = "auto_started"
+CONFIRM = "confirm_for"        # decomposition key whose long expected time awaits a confirmation
 OWNER = "owner"
 CURRENT = "current"
 PENDING = "<from-url>"
@@ -73,15 +76,15 @@ def load(app: AppState) -> None:
 
 
 def app_state() -> AppState:
-    """The AppState of the widgets now (None wherever the value is the default)."""
+    """The AppState of the widgets now. Truncation and split are the widgets' values (load() put
+    the model's defaults there), so the pipeline never works a default out again; the URL
+    still leaves out what equals the default (encode_state)."""
     ss = st.session_state
     model = ss.get(MODEL, "demo")
     t_def, s_def, _ = model_defaults(model)
-    trunc = float(ss.get(TRUNC, t_def))
     steps, codes = int(ss.get(STEPS, DEFAULTS.steps)), int(ss.get(CODES, DEFAULTS.baseline_codes))
     return AppState(model=model, class_id=int(ss.get(CLASS, 0)), seed=int(ss.get(SEED, 0)),
-                    truncation=None if abs(trunc - t_def) < 1e-9 else trunc,
-                    split=None if ss.get(SPLIT, s_def) == s_def else ss.get(SPLIT),
+                    truncation=float(ss.get(TRUNC, t_def)), split=ss.get(SPLIT, s_def),
                     layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS),
                     steps=None if steps == DEFAULTS.steps else steps,
                     codes=None if codes == DEFAULTS.baseline_codes else codes,
