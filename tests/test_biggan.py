@@ -336,7 +336,7 @@ def test_architectures_match_the_package():
 
 
 def test_registry_errors_and_devices():
-    with pytest.raises(UserError, match="known: demo, biggan-deep-128"):
+    with pytest.raises(UserError, match="known: demo, omniart-eyes, biggan-deep-128"):
         load_generator("stylegan", "cpu")
     with pytest.raises(UserError, match="does not exist"):
         load_generator("./no/such/folder", "cpu")
