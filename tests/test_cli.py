@@ -27,8 +27,9 @@ def test_decompose_json_and_file(use_tiny, capsys, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     assert report["class_id"] == 1 and report["n_subsets"] == 16 and report["cache_hit"] is False
-    assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20",
-                                      "leakage_top20", "sparsity_top20"}
+    assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "leakage_top20",
+                                      "null_residual_ratio", "null_fit_psnr", "null_leakage_top20"}
+    assert "additivity_error_top20" not in report["metrics"]      # 15 components: undefined, absent
     assert "%" in err                                   # progress went to stderr
     assert out_file.exists()
     code, out, _ = run(capsys, "decompose", "--class", "1", "--seed", "1", "--layout", "2x2", "--steps", "3",

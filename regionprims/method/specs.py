@@ -23,11 +23,16 @@ class OptimSettings:
     steps: int = 5                  # Adam steps per subset after the warm start (docs/method.md)
     lr: float = 0.25                # Adam learning rate on the mask logits a_S
     lam: float = 0.01               # weight of the mask-size penalty
+    mu: float = 0.0                 # weight of mean(m^2), a strictly convex tie-breaker (uniqueness term)
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
     init: Literal["singletons", "receptive", "full"] = "singletons"   # start of the masks (minimal.py)
     warm_steps: int = 60            # steps for the single-player masks of the 'singletons' start
     loss_norm: Literal["region", "mean"] = "region"   # divide the masked error by one region's
                                     # pixel count ("region") or by |M_S| ("mean"); see docs/method.md
+    param: Literal["sigmoid", "box"] = "sigmoid"      # m = sigmoid(a), or m = a projected on [0, 1]
+    schedule: Literal["constant", "cosine"] = "constant"   # learning-rate schedule over the steps
+    tie: Literal["none", "monotone"] = "none"      # "monotone": m_S = max over S∖i of m_{S∖i} plus a
+                                    # non-negative increment, optimised level by level (method/monotone.py)
     early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
     tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
     patience: int = 5               # ... for this many consecutive steps

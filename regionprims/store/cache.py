@@ -17,7 +17,7 @@ from typing import Callable, Iterator, TypeVar
 
 import diskcache
 
-CACHE_VERSION = 2          # bump when the math, the metrics or the payload format change
+CACHE_VERSION = 3          # bump when the math, the metrics or the payload format change
 T = TypeVar("T")
 
 
