@@ -26,6 +26,7 @@ from regionprims.method.minimal import compute_baseline, fit_losses, optimize_mi
 from regionprims.method.null import DEFINITION as NULL_DEFINITION
 from regionprims.method.null import geometric_null, null_keys, receptive_masks
 from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.models.registry import DEFAULT_TRUNCATION
 from regionprims.progress import ProgressFn, Reporter
 from regionprims.method.ranking import component_norms, rank_rows
 from regionprims.method.regions import (Layout, foreground_players, parse_layout, player_masks, subset_masks,
@@ -34,7 +35,6 @@ from regionprims.method.render import pattern_energy, regional_patterns, render_
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
-DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
 STABILITY_DEFINITION = ("relative L2 change of all non-empty components between the result and the result after half "
                         "of every optimisation's steps (a free proxy of the change between the default and 4x the "
                         "default steps; benchmarks/bench_stability.py validates it); low is stable, target <= 0.10")
