@@ -38,6 +38,8 @@ VARIANTS = {
     "ridge-mono-0.05": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.05),
     "ridge-free": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
     "free-box-lr0.1": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1),
+    "ridge-mono-0.003": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.003),
+    "ridge-mono-0.003-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.1, mu=0.003),
     "mono-lr0.05-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.05),
 }
 
