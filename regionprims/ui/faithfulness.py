@@ -45,6 +45,19 @@ def _fmt(v) -> str:
     return str(v)
 
 
+STABILITY = ("stability", "Stability (change)", "relative L2 change of all non-empty components under a stated "
+             "perturbation of the optimisation (definition below)", "low (target ≤ 0.10)")
+NULL_HELP = "u0(S) = f0 + m0_S ⊙ (f − f0), receptive-field masks, no optimisation"
+
+
+def _pair(m: dict, absent: dict, key: str) -> tuple[str, str | None]:
+    """(the method's value, 'null <value>') as shown; 'n/a' with the reason for an absent score."""
+    if key in absent:
+        return "n/a", "undefined for this layout"
+    null = m.get("null_" + key)
+    return _fmt(m.get(key, float("nan"))), (f"null {_fmt(null)}" if null is not None else None)
+
+
 def page(cur: Current) -> None:
     if not state.page_start(cur, "Faithfulness"):
         return
@@ -53,15 +66,27 @@ def page(cur: Current) -> None:
     lay = dec.spec.layout
     m = dec.metrics
 
-    for start in range(0, len(METRICS), 3):
-        cols = st.columns(3)
-        for col, (key, label, definition, good) in zip(cols, METRICS[start:start + 3]):
-            col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.", border=True)
-    st.caption("Transfer (top-20 of one image among the top-100 of another) needs two decompositions: "
-               "`regionprims transfer A.safetensors B.safetensors` reports it (export both files from the Export page).")
+    absent = dec.info.get("absent_metrics", {})
+    cards = METRICS + [STABILITY]
+    for start in range(0, len(cards), 4):
+        cols = st.columns(4)
+        for col, (key, label, definition, good) in zip(cols, cards[start:start + 4]):
+            value, null = _pair(m, absent, key)
+            col.metric(label, value, delta=null, delta_color="off", border=True,
+                       help=f"{definition}. Good is {good}." + (f" {absent[key]}." if key in absent else "")
+                       + ("" if key == STABILITY[0] else f" Below: the geometric null ({NULL_HELP})."))
+    st.caption("Below each score: the same score of the **geometric null** — u0(S) = f0 + m0_S ⊙ (f − f0) with m0_S "
+               "the receptive-field masks of the players, no optimisation. A score the null matches is a property of "
+               "spatial masks, not evidence for the method. **n/a**: the score is undefined for this layout (the top "
+               "20 hold every component), never shown as perfect. Transfer (top-20 of one image among the top-100 "
+               "of another) needs two decompositions: `regionprims transfer A B [--control C]` reports it with its "
+               "chance level, the null's transfer and a cross-class control (export both files from the Export page).")
     with st.expander("Definitions"):
-        st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
-                  "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
+        st.table({"metric": [k for k, *_ in cards],
+                  "method": [_pair(m, absent, k)[0] for k, *_ in cards],
+                  "geometric null": [(_pair(m, absent, k)[1] or "—").removeprefix("null ") for k, *_ in cards],
+                  "definition": [d for _, _, d, _ in cards], "good is": [g for *_, g in cards]})
+        st.caption(f"Stability: {dec.info.get('stability_definition', 'not recorded in this decomposition')}.")
 
     left, right = st.columns(2, gap="large")
     shares = M.sparsity_curve(mx.norms, dec.ranking)
@@ -80,12 +105,13 @@ def page(cur: Current) -> None:
     right.plotly_chart(charts.fit_by_size(sizes, dec.fit_loss[1:].clamp_min(1e-12).tolist()), key="fit",
                        config=charts.CONFIG)
 
-    gt = {k: v for k, v in m.items() if k.startswith("gt_")}
+    gt = {k: v for k, v in m.items() if k.startswith("gt_")}     # the null's are null_gt_*
     st.subheader("Ground truth (demo generator)")
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
-                   "compare the components with them.")
-        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()],
+                   "compare the components with them, and the geometric null's components beside them.")
+        st.table({"score": list(gt), "method": [_fmt(v) for v in gt.values()],
+                  "geometric null": [_fmt(m.get("null_" + k, float("nan"))) for k in gt],
                   "meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
