@@ -1,9 +1,17 @@
-"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md).
+"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md §4).
 
-u(S) = f0 + m_S * (f - f0), m_S = sigmoid(a_S), spatial [1, h, w] or channel x spatial [C, h, w];
-loss_S = mean over the pixels of M_S of (tail(u(S)) - x)^2  +  lam * mean(m_S), pixels in [0, 1].
-u(empty) = f0 exactly (m = 0). All subsets are optimised together, in chunks, by one Adam loop
-written out here so that a subset that has converged leaves the batch (its row is frozen).
+u(S) = f0 + m_S ⊙ (f − f0), m_S spatial [1, h, w] or channel × spatial [C, h, w], and
+
+    loss_S = Σ_{p ∈ M_S} (tail(u(S))_p − x_p)² / (3·P)  +  lam·mean(m_S)  +  mu·mean(m_S²)
+
+with pixels in [0, 1], the squared error summed over RGB and P one player region's pixel count
+(loss_norm "region"; "mean" divides by |M_S|). u(∅) = f0 exactly (m = 0). Default (docs/method.md):
+the n single-player masks are optimised first (warm_steps, from the receptive-field masks); then
+the masks are tied monotone (tie "monotone", method/monotone.py): m_S = b_S + (1 − b_S) ⊙ a_S with
+b_S the union of the masks of S's subsets one player smaller and a_S ∈ [0, 1] projected, optimised
+level by level, every subset for the same number of steps (Adam, cosine-decayed learning rate;
+no early stopping: `early_stop` lets a converged row leave the batch, off by default). The Adam
+loop is written out here so that rows can be frozen and snapshots taken (the stability proxy).
 """
 from __future__ import annotations
 
@@ -165,9 +173,11 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
             fit_loss[rows], recon[rows] = fit_losses(gen, ctx, minimal[rows], image, region[rows], chunk_size,
                                                      per_pixels)
     mask_mean = masks.flatten(1).mean(1)
-    objective = recon[1:] + settings.lam * mask_mean[1:]        # reconstruction + mask size (mu term not included)
+    objective = recon[1:] + settings.lam * mask_mean[1:]        # reconstruction + mask size (comparable for any mu)
+    minimised = objective + settings.mu * masks[1:].square().flatten(1).mean(1)     # what was minimised
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
             "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
+            "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
 
