@@ -247,3 +247,15 @@ def test_baseline_stability_splits_at_half_the_codes(tiny_gen, codes):
     assert torch.allclose(f0, feats.mean(0), atol=1e-5)
     assert stability > 0
     assert stability == pytest.approx(float((f0 - half).norm() / f0.norm()), rel=1e-4)
+
+def test_recorded_metrics_are_the_table(dec):
+    """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and
+    printed by the one formatter (PSNR in dB)."""
+    absent = dec.info["absent_metrics"]               # 2x2: the top-20 scores are undefined (issue 9)
+    keys = [m.key for m in M.METRICS if m.key not in absent]
+    own = [k for k in dec.metrics if not k.startswith(("gt_", "null_")) and k != "stability"]
+    assert own == keys
+    assert all(isinstance(dec.metrics[k], float) and dec.metrics[k] == dec.metrics[k] for k in keys)
+    assert M.CAPTION_METRICS == ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
+    assert M.format_metric("fit_psnr", 23.456) == "23.46 dB" and M.format_metric("fit_psnr", 23.456, unit=False) == "23.46"
+    assert M.format_metric("leakage_top20", 0.001234) == "1.23e-03" and M.format_metric("x", float("nan")) == "n/a"

@@ -130,14 +130,13 @@ def _print_report(report: dict, out: str | None) -> None:
 
 def _print_metrics(metrics: dict, absent: dict) -> None:
     """Each score beside the geometric null's (`null_` + key), then the absent ones with why."""
-    def fmt(v) -> str:
-        return f"{v:10.4f}" if isinstance(v, float) else f"{v!s:>10}"
-
+    from regionprims.method.metrics import format_metric
     print(f"  {'metric':26} {'method':>10} {'null':>10}")
     for key, value in metrics.items():
         if not key.startswith("null_"):
             null = metrics.get("null_" + key)
-            print(f"  {key:26} {fmt(value)} {fmt(null) if null is not None else '':>10}")
+            shown = format_metric(key, null) if null is not None else ""
+            print(f"  {key:26} {format_metric(key, value):>10} {shown:>10}")
     for key, why in absent.items():
         print(f"  {key:26} {'absent':>10}  ({why})")
 

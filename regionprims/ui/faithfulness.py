@@ -2,47 +2,18 @@
 ground-truth scores of the demo generator."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import streamlit as st
 
 from regionprims.method import metrics as M
 from regionprims.method.regions import subset_label
-from regionprims.ui import charts, resources, state
+from regionprims.models.demo.groundtruth import GT_MEANING
+from regionprims.ui import charts, resources
 from regionprims.ui.state import Current
 
-METRICS = [
-    ("residual_ratio", "Residual ratio", "‖f − u(N)‖ / ‖f − f0‖: the part of the feature the players leave "
-                                          "unexplained", "low"),
-    ("fit_psnr", "Fit PSNR (dB)", "PSNR of tail(u(N)) against x on the players' pixels", "high"),
-    ("fit_error_mean", "Fit error (mean)", "mean over S of the masked MSE of tail(u(S)) against x on M_S", "low"),
-    ("additivity_error_top20", "Additivity error, top 20", "mean over T of ‖f0 + Σ_{S∈top20, S∩T≠∅} Δf_S − u(T)‖ "
-                                                          "/ ‖u(T) − f0‖", "low"),
-    ("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low"),
-    ("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high"),
-]
-GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py and docs/demo_model_card.md
-    "gt_object_purity": ("share of a component's effect inside ONE object (mean over the top components)", "high"),
-    "gt_object_coverage": ("share of present objects that have a component of their own", "high"),
-    "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
-    "gt_background_share": ("share of the effect on background pixels", "low"),
-    "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
-    "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
-    "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average object)", "—"),
-    "gt_objects_present": ("objects present in this scene", "—"),
-    "gt_components_scored": ("components scored (the top ones)", "—"),
-}
 
-
-def _fmt(v) -> str:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if math.isnan(v):
-            return "n/a"
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
-            return f"{v:.2e}"
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
+def _fmt(key: str, value: object) -> str:
+    return M.format_metric(key, value, unit=False)     # the labels carry the unit
 
 
 STABILITY = ("stability", "Stability (change)", "relative L2 change of all non-empty components under a stated "
@@ -55,19 +26,19 @@ def _pair(m: dict, absent: dict, key: str) -> tuple[str, str | None]:
     if key in absent:
         return "n/a", "undefined for this layout"
     null = m.get("null_" + key)
-    return _fmt(m.get(key, float("nan"))), (f"null {_fmt(null)}" if null is not None else None)
+    return _fmt(key, m.get(key, float("nan"))), (f"null {_fmt(key, null)}" if null is not None else None)
 
 
 def page(cur: Current) -> None:
-    if not state.page_start(cur, "Faithfulness"):
+    mx = resources.page_mixer(cur, "Faithfulness")
+    if mx is None:
         return
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec
     lay = dec.spec.layout
     m = dec.metrics
 
     absent = dec.info.get("absent_metrics", {})
-    cards = METRICS + [STABILITY]
+    cards = [(x.key, x.label, x.definition, x.good) for x in M.METRICS] + [STABILITY]
     for start in range(0, len(cards), 4):
         cols = st.columns(4)
         for col, (key, label, definition, good) in zip(cols, cards[start:start + 4]):
@@ -110,9 +81,10 @@ def page(cur: Current) -> None:
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
                    "compare the components with them, and the geometric null's components beside them.")
-        st.table({"score": list(gt), "method": [_fmt(v) for v in gt.values()],
-                  "geometric null": [_fmt(m.get("null_" + k, float("nan"))) for k in gt],
-                  "meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
+        st.table({"score": list(gt), "method": [_fmt(k, v) for k, v in gt.items()],
+                  "geometric null": [_fmt(k, m.get("null_" + k, float("nan"))) for k in gt],
+                  "meaning": [GT_MEANING.get(k, ("", ""))[0] for k in gt],
+                  "good is": [GT_MEANING.get(k, ("", ""))[1] for k in gt]})
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
     info = dec.info
