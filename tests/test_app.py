@@ -264,8 +264,8 @@ def test_faithfulness_page():
         assert cards[name].value == "n/a"
     dec = at.session_state["current"].dec
     from regionprims.ui.faithfulness import _fmt
-    assert cards["Residual ratio"].value == _fmt(dec.metrics["residual_ratio"])
-    assert _fmt(dec.metrics["null_residual_ratio"]) in str(cards["Residual ratio"].proto.delta)
+    assert cards["Residual ratio"].value == _fmt("residual_ratio", dec.metrics["residual_ratio"])
+    assert _fmt("residual_ratio", dec.metrics["null_residual_ratio"]) in str(cards["Residual ratio"].proto.delta)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert any("Sparsity" in t for t in titles) and any("Additivity" in t for t in titles)
     assert any("Leakage" in t for t in titles)
