@@ -3,20 +3,25 @@ pairs with the default settings and print every gt_ score (docs/demo_model_card.
 for the method and for the null side by side, the planted-interaction scores broken down by how
 far apart the interaction's cells are, the faithfulness metrics and the wall time.
 
-usage: python benchmarks/bench_groundtruth.py --seeds 1,2,3,4,5 [--threads 2]
+usage: python benchmarks/bench_groundtruth.py --seeds 1,2,3,4,5 [--threads 2] [--device cpu] \
+           [--json regionprims/data/groundtruth_benchmark.json]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
 from regionprims.method.render import pattern_energy, regional_patterns
-from regionprims.models.demo.groundtruth import gt_interaction_scores, planted_regions
+from regionprims.models.demo.groundtruth import (INTERACTION_KEYS, MARGIN, beats_null, gt_interaction_scores,
+                                                 planted_regions)
 from regionprims.models.demo.planted import scene_interactions
 from regionprims.models.registry import load_generator
 from regionprims.pipeline import decompose, image_and_feature, make_spec, null_decomposition
@@ -58,33 +63,60 @@ def per_interaction(gen, dec, null) -> list[tuple[str, str, dict, dict]]:
     return out
 
 
-def _mean(values: list[float]) -> str:
-    return f"{statistics.fmean(values):.3f}" if values else "—"
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
 
 
-def side_by_side(rows: list[dict], keys: dict[str, str]) -> None:
-    print("| score | good is | method | null | method − null | method better / worse / tied | pairs |")
-    print("|---|---|---:|---:|---:|---|---:|")
+def _f(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+def compare(rows: list[dict], keys: dict[str, str]) -> dict[str, dict]:
+    """Per score: method and null means over the pairs where both are defined, and the tally of
+    pairs where the method is better / worse (by the score's direction)."""
+    out = {}
     for key, good in keys.items():
         both = [(m[key], m["null_" + key]) for m in rows if key in m and "null_" + key in m]
         if not both:
             continue
-        diff = statistics.fmean(a - b for a, b in both)
         sign = {"high": 1, "low": -1}.get(good, 0)
-        better = sum(sign * (a - b) > 1e-9 for a, b in both)
-        worse = sum(sign * (a - b) < -1e-9 for a, b in both)
-        tally = f"{better} / {worse} / {len(both) - better - worse}" if sign else "—"
-        print(f"| `{key}` | {good} | {_mean([a for a, _ in both])} | {_mean([b for _, b in both])} | "
-              f"{diff:+.3f} | {tally} | {len(both)} |")
+        out[key] = {"good": good, "method": _mean([a for a, _ in both]), "null": _mean([b for _, b in both]),
+                    "better": sum(sign * (a - b) > 1e-9 for a, b in both),
+                    "worse": sum(sign * (a - b) < -1e-9 for a, b in both), "pairs": len(both)}
+    return out
+
+
+def print_table(table: dict[str, dict]) -> None:
+    print("| score | good is | method | null | method − null | method better / worse / tied | pairs |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    for key, r in table.items():
+        tally = (f"{r['better']} / {r['worse']} / {r['pairs'] - r['better'] - r['worse']}"
+                 if r["good"] != "—" else "—")
+        print(f"| `{key}` | {r['good']} | {_f(r['method'])} | {_f(r['null'])} | {r['method'] - r['null']:+.3f} | "
+              f"{tally} | {r['pairs']} |")
+
+
+def groups_table(inters: list) -> dict[str, dict]:
+    out = {}
+    for group in sorted({g for _, g, _, _ in inters}):
+        sel = [(m, n) for _, g, m, n in inters if g == group]
+        out[group] = {"interactions": len(sel), **{
+            k.replace("gt_interaction_", ""): {"method": _mean([m[k] for m, _ in sel if k in m]),
+                                               "null": _mean([n[k] for _, n in sel if k in n])}
+            for k in PER_INTERACTION}}
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", default="1,2,3,4,5")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device (default cpu: the time target of DESIGN §7)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="also write the tables as JSON (the explorer reads regionprims/data/groundtruth_benchmark.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    gen = load_generator("demo")
+    gen = load_generator("demo", device=args.device)
     seeds = [int(s) for s in args.seeds.split(",")]
     rows, seconds, inters = [], [], []
     load = os.getloadavg()[0]
@@ -102,24 +134,33 @@ def main() -> None:
                   f"joint share method {m.get('gt_interaction_joint_share', float('nan')):.3f} "
                   f"null {m.get('null_gt_interaction_joint_share', float('nan')):.3f}", flush=True)
     load = max(load, os.getloadavg()[0])
-    print(f"\n{len(rows)} (class, seed) pairs, seeds {args.seeds}, demo {gen.identity}, {platform.machine()}, "
-          f"{os.cpu_count()} cores, load average up to {load:.1f}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}\n")
-    print("Ground truth (means over the pairs where the score is defined):\n")
-    side_by_side(rows, GT_KEYS)
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, device {gen.device}, load average up to {load:.1f}, "
+               f"{torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"\n{len(rows)} (class, seed) pairs, seeds {args.seeds}, demo {gen.identity}, {machine}\n")
+    gt, other, groups = compare(rows, GT_KEYS), compare(rows, OTHER_KEYS), groups_table(inters)
+    print("Ground truth (means over the pairs where the score is defined for both):\n")
+    print_table(gt)
+    for key in INTERACTION_KEYS:
+        if key in gt:
+            print(f"{key}: the method {'beats' if beats_null(gt[key]) else 'does NOT beat'} the null "
+                  f"by the stated margin ({MARGIN:.2f}, better in more pairs than worse)")
     print("\nFaithfulness metrics:\n")
-    side_by_side(rows, OTHER_KEYS)
-    print("\nPlanted interactions, one row per group (means over interactions):\n")
-    print("| group | interactions | " + " | ".join(f"{k.replace('gt_interaction_', '')} method / null"
-                                                   for k in PER_INTERACTION) + " |")
+    print_table(other)
+    print("\nPlanted interactions, one row per group (means over interactions, method / null):\n")
+    print("| group | interactions | " + " | ".join(k.replace("gt_interaction_", "") for k in PER_INTERACTION) + " |")
     print("|---|---:|" + "---:|" * len(PER_INTERACTION))
-    for group in sorted({g for _, g, _, _ in inters}):
-        sel = [(m, n) for _, g, m, n in inters if g == group]
-        cells = [f"{_mean([m[k] for m, _ in sel if k in m])} / {_mean([n[k] for _, n in sel if k in n])}"
+    for group, r in groups.items():
+        cells = [f"{_f(r[k.replace('gt_interaction_', '')]['method'])} / {_f(r[k.replace('gt_interaction_', '')]['null'])}"
                  for k in PER_INTERACTION]
-        print(f"| {group} | {len(sel)} | " + " | ".join(cells) + " |")
+        print(f"| {group} | {r['interactions']} | " + " | ".join(cells) + " |")
     print(f"\nseconds per decomposition (method + null + metrics): mean {statistics.fmean(seconds):.1f}, "
           f"max {max(seconds):.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "identity": gen.identity, "pairs": len(rows), "seeds": args.seeds, "machine": machine,
+            "command": "python benchmarks/bench_groundtruth.py " + " ".join(sys.argv[1:]),
+            "gt": gt, "metrics": other, "groups": groups,
+            "seconds_mean": statistics.fmean(seconds), "seconds_max": max(seconds)}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

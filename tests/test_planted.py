@@ -99,3 +99,14 @@ def test_interaction_scores_by_hand():
     one_player = PlantedInteraction("q", "pair", True, [m((0, 0)), m((1, 1))])
     s3 = gt_interaction_scores([one_player], [], comps, subsets, players)
     assert s3 == {"gt_interactions_planted": 0.0}
+
+
+def test_beats_null_needs_the_margin_and_more_pairs():
+    from regionprims.models.demo.groundtruth import MARGIN, beats_null
+    row = {"good": "high", "method": 0.5, "null": 0.5 - MARGIN, "better": 10, "worse": 5}
+    assert beats_null(row)
+    assert not beats_null({**row, "null": 0.5 - MARGIN + 0.01})
+    assert not beats_null({**row, "better": 5})
+    assert beats_null({**row, "good": "low", "method": 0.2, "null": 0.2 + MARGIN})
+    assert not beats_null({**row, "good": "low"})            # higher is worse for a "low" score
+

@@ -22,7 +22,7 @@ METRICS = [
     ("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low"),
     ("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high"),
 ]
-GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py and docs/demo_model_card.md
+GT = {   # key: (meaning, good is); definitions in regionprims/models/demo/groundtruth.py and docs/demo_model_card.md
     "gt_object_purity": ("share of a component's effect inside ONE object (mean over the top components)", "high"),
     "gt_object_coverage": ("share of present objects that have a component of their own", "high"),
     "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
@@ -30,6 +30,17 @@ GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py an
     "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
     "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
     "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average object)", "—"),
+    "gt_interactions_planted": ("planted multi-region interactions in this scene (straddle, pair, conditional)", "—"),
+    "gt_interaction_found": ("share of planted interactions with a top component that spans their cells and "
+                             "mostly draws them", "high"),
+    "gt_interaction_exact_share": ("share of the effect on a planted interaction carried by components over "
+                                   "exactly its cells", "high"),
+    "gt_interaction_joint_share": ("share of the effect on a planted interaction carried by components spanning "
+                                   "all its cells", "high"),
+    "gt_interaction_singleton_share": ("share of the effect on a planted interaction carried by single-region "
+                                       "components", "low"),
+    "gt_single_cell_multi_share": ("control: share of the effect on single-cell objects carried by multi-region "
+                                   "components", "low"),
     "gt_objects_present": ("objects present in this scene", "—"),
     "gt_components_scored": ("components scored (the top ones)", "—"),
 }
@@ -85,8 +96,12 @@ def page(cur: Current) -> None:
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
                    "compare the components with them.")
-        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()],
-                  "meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
+        table = {"score": list(gt), "value": [_fmt(v) for v in gt.values()]}
+        if any("null_" + k in m for k in gt):
+            table["geometric null"] = [_fmt(m.get("null_" + k, float("nan"))) for k in gt]
+        table.update({"meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
+        st.table(table)
+        _benchmark(dec.spec.model_identity)
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
     info = dec.info
@@ -95,3 +110,25 @@ def page(cur: Current) -> None:
                           "truncation": dec.spec.truncation, "split": dec.spec.split, "layout": lay.name,
                           "players": list(lay.players)},
                  "info": info}, expanded=False)
+
+
+def _benchmark(identity: str) -> None:
+    """The recorded method-vs-null comparison over many scenes (benchmarks/bench_groundtruth.py):
+    whether the method finds the planted interactions better than the geometric null does."""
+    from regionprims.models.demo.groundtruth import INTERACTION_KEYS, MARGIN, beats_null, load_benchmark
+    bench = load_benchmark()
+    if bench is None or bench.get("identity") != identity:
+        st.caption("No recorded method-vs-null benchmark for these weights (benchmarks/bench_groundtruth.py --json).")
+        return
+    rows = [(k, bench["gt"][k]) for k in INTERACTION_KEYS if k in bench["gt"]]
+    wins = sum(beats_null(r) for _, r in rows)
+    verdict = ("beats" if wins == len(rows) else "does not beat") + " the geometric null"
+    st.markdown(f"**Planted interactions, over {bench['pairs']} (class, seed) pairs: the method {verdict}** "
+                f"by the stated margin ({MARGIN:.2f} on the mean, better in more pairs than worse) on {wins} of "
+                f"{len(rows)} interaction scores.")
+    st.table({"score": [k for k, _ in rows], "method": [_fmt(r["method"]) for _, r in rows],
+              "geometric null": [_fmt(r["null"]) for _, r in rows], "good is": [r["good"] for _, r in rows],
+              "method better / worse in pairs": [f"{r['better']} / {r['worse']} of {r['pairs']}" for _, r in rows],
+              "clear margin": ["yes" if beats_null(r) else "no" for _, r in rows]})
+    st.caption(f"Recorded by `{bench['command']}` on {bench['machine']}; docs/benchmarks.md and "
+               "docs/demo_model_card.md explain the scores.")

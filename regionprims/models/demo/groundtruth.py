@@ -34,6 +34,8 @@ object, purity/coverage/agreement/containment are 0.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -176,3 +178,28 @@ def gt_interaction_scores(interactions: Sequence, objects: Sequence, components:
     if singles:
         out["gt_single_cell_multi_share"] = sum(s["multi"] for s in singles) / len(singles)
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Method against the geometric null over many scenes (benchmarks/bench_groundtruth.py --json)
+
+INTERACTION_KEYS = ("gt_interaction_found", "gt_interaction_exact_share", "gt_interaction_joint_share",
+                    "gt_interaction_singleton_share")
+MARGIN = 0.10            # "a clear margin": stated before the first measurement (model card)
+BENCHMARK_PATH = Path(__file__).resolve().parents[2] / "data" / "groundtruth_benchmark.json"
+
+
+def beats_null(row: dict) -> bool:
+    """A benchmark row {good, method, null, better, worse}: the method's mean is better than the
+    null's by at least MARGIN (absolute; the scores are shares in [0, 1]) and it is better in
+    more (class, seed) pairs than it is worse."""
+    sign = {"high": 1.0, "low": -1.0}.get(row["good"], 0.0)
+    return sign * (row["method"] - row["null"]) >= MARGIN - 1e-9 and row["better"] > row["worse"]
+
+
+def load_benchmark(path: Path = BENCHMARK_PATH) -> dict | None:
+    """The recorded method-vs-null benchmark (written by benchmarks/bench_groundtruth.py), or None."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
