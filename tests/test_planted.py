@@ -110,3 +110,15 @@ def test_beats_null_needs_the_margin_and_more_pairs():
     assert beats_null({**row, "good": "low", "method": 0.2, "null": 0.2 + MARGIN})
     assert not beats_null({**row, "good": "low"})            # higher is worse for a "low" score
 
+
+
+def test_recorded_benchmark_is_for_the_bundled_weights():
+    """benchmarks/bench_groundtruth.py --json writes it; new weights need a new run."""
+    from regionprims.models.demo.generator import WEIGHTS_SHA256
+    from regionprims.models.demo.groundtruth import INTERACTION_KEYS, load_benchmark
+    bench = load_benchmark()
+    assert bench is not None and bench["identity"] == "demo:" + WEIGHTS_SHA256[:16]
+    assert bench["pairs"] >= 24
+    for key in INTERACTION_KEYS:
+        row = bench["gt"][key]
+        assert 0.0 <= row["method"] <= 1.0 and 0.0 <= row["null"] <= 1.0 and row["pairs"] >= 1
