@@ -20,13 +20,14 @@ PAGES = (  # (file, title, icon, url path)
     ("pages/components.py", "Components", ":material/grid_view:", "components"),
     ("pages/faithfulness.py", "Faithfulness", ":material/monitoring:", "faithfulness"),
     ("pages/export.py", "Export", ":material/download:", "export"),
+    ("pages/study.py", "Study", ":material/query_stats:", "study"),
 )
 
 
 def _body(name: str):
-    from regionprims.ui import components, explore, export, faithfulness
+    from regionprims.ui import components, explore, export, faithfulness, study
     return {"explore": explore.page, "components": components.page, "faithfulness": faithfulness.page,
-            "export": export.page}[name]
+            "export": export.page, "study": study.page}[name]
 
 
 def _url_warnings() -> None:
