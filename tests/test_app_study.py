@@ -91,7 +91,15 @@ def test_folder_study(tmp_path):
     assert any("no study.json" in e.value for e in at.error)
 
 
-def test_start_a_study_from_the_page():
+@pytest.fixture
+def ray_after():
+    """The page starts Ray in this process (as the explorer does); stop it after the test."""
+    yield
+    import ray
+    ray.shutdown()
+
+
+def test_start_a_study_from_the_page(ray_after):
     """One class x 2 seeds on local Ray, in the background; the page polls and then shows it."""
     at = study_page()
     at.multiselect(key="study_classes").set_value(["garden"])
