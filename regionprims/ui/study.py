@@ -17,7 +17,9 @@ from regionprims.study.plan import StudyPlan, plan_from_mapping
 from regionprims.study.report import study_report
 from regionprims.ui import state, study_charts
 from regionprims.ui.state import Current
-from regionprims.view import AppState, model_class_names, png_bytes, upscale
+from regionprims.models.registry import class_names
+from regionprims.pictures import png_bytes, upscale
+from regionprims.ui.urlstate import AppState
 
 SOURCE, FOLDER, CHOSEN, JOB = "study_source", "study_folder", "study_chosen", "study_job"
 CLASSES, SEEDS, METRIC = "study_classes", "study_seeds", "study_metric"
@@ -166,7 +168,7 @@ def report_view(record: records.StudyRecord, where: str) -> None:
 def _start(cur: Current) -> None:
     ss = st.session_state
     try:
-        names = model_class_names(cur.app.model)
+        names = class_names(cur.app.model)
         plan = plan_from_mapping({"model": cur.app.model, "classes": [str(names.index(n)) for n in ss[CLASSES]],
                                   "seeds": ss[SEEDS], "truncation": cur.app.truncation, "split": cur.app.split,
                                   "layout": cur.app.layout, "players": cur.app.players,
@@ -195,7 +197,7 @@ def start_panel(cur: Current) -> None:
             st.info("The study was cancelled; its finished images stay in the cache (a rerun skips them).")
         st.caption(f"Model, layout, players, truncation, split and optimisation settings come from the sidebar "
                    f"({cur.app.model}, {cur.app.layout}). Runs on Ray on this machine, in the background.")
-        names = model_class_names(cur.app.model)
+        names = class_names(cur.app.model)
         st.multiselect("Classes", names, key=CLASSES, default=list(names[:2]))
         st.text_input("Seeds", key=SEEDS, value="0-2", help="A list (0,3,7), a range (0-9), or both")
         st.button("Run study", type="primary", on_click=_start, args=(cur,), key="run_study")
