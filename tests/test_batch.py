@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,16 @@ def test_a_killed_worker_does_not_lose_the_study(ray_session, tmp_path):
     assert (tmp_path / "killed-0").exists()                       # the worker was killed ...
     assert [im["status"] for im in record.images] == ["done", "done"]    # ... and Ray ran the image again
     assert len(records.load_folder(tmp_path / "out").done()) == 2
+
+
+def test_an_interrupted_batch_loses_only_the_images_in_flight(ray_session, tmp_path):
+    from regionprims.progress import Cancelled
+    stop = threading.Event()
+    opts = runner.BatchOptions(out=tmp_path / "out", cache_dir=tmp_path / "cache", workers=1)
+    with pytest.raises(Cancelled):
+        runner.run_batch(_plan_2x2("0-3"), opts, progress=lambda s: s.done and stop.set(), cancel=stop)
+    kept = records.load_folder(tmp_path / "out").done()
+    assert 1 <= len(kept) < 4
+    again = runner.run_batch(_plan_2x2("0-3"), opts)
+    hits = {im["seed"]: im["cache_hit"] for im in again.images}
+    assert all(hits[im["seed"]] for im in kept) and len(again.done()) == 4

@@ -46,7 +46,10 @@ def transfer_png(report: dict) -> bytes:
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("transfer")
-    axes[0].legend(fontsize=7, loc="lower left")
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="lower left")
+            break
     return _png(fig)
 
 

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from regionprims.errors import UserError
 from regionprims.method.decomposition import Decomposition
 from regionprims.method.metrics import TOP, transfer_chance, transfer_chance_spread, transfer_defined
 from regionprims.store.cache import ResultCache
@@ -166,6 +167,9 @@ def study_report(record: records.StudyRecord, cache: ResultCache, top: int = TOP
         per_image.append({"class_id": image["class_id"], "class_name": summaries[-1].class_name,
                           "seed": image["seed"], "file": image.get("file"), "key": image.get("key"),
                           "metrics": summaries[-1].metrics})
+    if not summaries:
+        raise UserError(f"none of the {len(record.done())} finished images of study {record.study_id} could be read"
+                        + (f" ({missing[0]['reason']})" if missing else ""))
     report = build_report(summaries, top, pool)
     report.update(study_id=record.study_id, model=record.plan.model, model_identity=record.model_identity,
                   layout=record.plan.layout, seeds=list(record.plan.seeds), per_image=per_image, missing=missing,

@@ -129,13 +129,14 @@ def gallery(record: records.StudyRecord, where: str) -> None:
 # ---------------------------------------------------------------------------- the report
 
 def report_view(record: records.StudyRecord, where: str) -> None:
-    report = _report(where, record.study_id, record.finished or record.created, len(record.done()))
+    try:
+        report = _report(where, record.study_id, record.finished or record.created, len(record.done()))
+    except UserError as exc:
+        st.warning(str(exc))
+        return
     st.caption(f"{record.plan.model} ({record.model_identity}) · layout {record.plan.layout} · "
                f"{report['images']} images · {report['n_components']} components each · "
                f"{len(record.failed())} failed · study {record.study_id}")
-    if not report["images"]:
-        st.warning("No finished image in this study.")
-        return
     left, right = st.columns(2)
     for col, kind in ((left, "asym"), (right, "sym")):
         if report["transfer_defined"][kind]:
