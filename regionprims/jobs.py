@@ -151,13 +151,6 @@ class JobRegistry:
                 job.state, job.message, job.finished = CANCELLED, "cancelled", time.monotonic()
             return True
 
-    def forget(self, key: str) -> None:
-        """Drop a finished job's record (its result stays in the LRU and the disk cache)."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and not job.active:
-                del self._jobs[key]
-
     # -- worker --------------------------------------------------------------------------
     def _ensure_worker(self) -> None:
         if self._worker is None or not self._worker.is_alive():

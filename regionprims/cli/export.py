@@ -39,36 +39,30 @@ def register(subparsers) -> None:
 
 
 def parse_weights(text: str | None, n: int):
-    """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1)."""
+    """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1);
+    the grammar is method.mixer.parse_row_weights, shared with the explorer's URL."""
     import torch
-    k = 2 ** n
-    w = torch.ones(k)
+
+    from regionprims.method.mixer import parse_row_weights
     if text is None or not text.strip():
         return None
-    pairs: list[tuple[str, float]] = []
-    for item in text.replace(" ", "").split(","):
-        if not item:
-            continue
-        row, sep, value = item.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            weight = float(value)
-        except ValueError:
-            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got '{item}'") from None
-        if weight != weight or weight in (float("inf"), float("-inf")):
-            raise UserError(f"--weights: weight of row {row} must be a finite number")
-        pairs.append((row, weight))
-    for row, weight in pairs:
-        if row == "*":
-            w.fill_(weight)
-    for row, weight in pairs:
-        if row == "*":
-            continue
-        if not row.isdigit() or not 1 <= int(row) < k:
+    k = 2 ** n
+    items = parse_row_weights(text, n, star=True)
+    for item in items:
+        if item.problem == "syntax":
+            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got '{item.text.strip()}'")
+        if item.problem == "row":
             raise UserError(f"--weights: row must be '*' or a subset row between 1 and {k - 1} "
-                            f"(this file has {n} players), got '{row}'")
-        w[int(row)] = weight
+                            f"(this file has {n} players), got '{item.row}'")
+        if item.problem == "value":
+            raise UserError(f"--weights: weight of row {item.row or '*'} must be a finite number")
+    w = torch.ones(k)
+    for item in items:
+        if item.row is None:
+            w.fill_(item.value)
+    for item in items:
+        if item.row is not None:
+            w[item.row] = item.value
     return w
 
 
@@ -107,7 +101,7 @@ def _generator(args, dec):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from regionprims.export import panels as export
+    from regionprims import export
     from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
     dec = load_decomposition(args.file)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from regionprims.errors import UserError
-from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState
+from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState, parse_row_weights
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import MODEL_NAMES, class_names, model_defaults
@@ -105,7 +105,7 @@ def encode_state(state: AppState) -> dict[str, str]:
     if state.seed != d.seed:
         out["seed"] = str(state.seed)
     t_def, s_def, _ = model_defaults(state.model)
-    if state.truncation is not None and state.truncation != t_def:
+    if state.truncation is not None and abs(state.truncation - t_def) > 1e-9:     # a slider's float
         out["trunc"] = _fmt_num(state.truncation)
     if state.split is not None and state.split != s_def:
         out["split"] = state.split
@@ -238,20 +238,16 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     w = _one(params, "w")
     if w is not None:
         weights: dict[int, float] = {}
-        for item in w.split(","):
-            if not item.strip():
+        for item in parse_row_weights(w, n):
+            if item.problem == "syntax":
+                errors.append(f"w: '{item.text}' is not row:weight; ignored")
                 continue
-            m = re.fullmatch(r"\s*(\d+):([-+0-9.eE]+)\s*", item)
-            if not m:
-                errors.append(f"w: '{item}' is not row:weight; ignored")
+            if item.problem == "row":
+                errors.append(f"w: component row {item.row} is outside 1..{2 ** n - 1} for {n} players; ignored")
                 continue
-            row = int(m.group(1))
-            if not 1 <= row < 2 ** n:
-                errors.append(f"w: component row {row} is outside 1..{2 ** n - 1} for {n} players; ignored")
-                continue
-            val = _number(m.group(2), f"w[{row}]", W_MIN, W_MAX, errors)
+            val = _number(item.value_text, f"w[{item.row}]", W_MIN, W_MAX, errors)
             if val is not None and val != 1.0:
-                weights[row] = val
+                weights[item.row] = val
         view = replace(view, weights=weights)
     for name in ("off", "solo"):
         text = _one(params, name)
