@@ -93,7 +93,7 @@ def cmd_batch(args) -> int:
     with contextlib.redirect_stdout(sys.stderr):    # Ray prints worker errors on stdout: keep it for --json
         started = runner.connect(args.address)
         try:
-            record = runner.run_batch(plan, opts, lambda s: bar(s.finished, s.total, s.message()))
+            record = runner.run_batch(plan, opts, lambda s: bar(s.finished, s.total, f"{_bar(s)} {s.message()}"))
         finally:
             bar.close()
             if started:
@@ -103,6 +103,14 @@ def cmd_batch(args) -> int:
         write_report(record, record.folder, args.cache_dir)
     print(json.dumps(summary) if args.json else _summary_text(summary))
     return 1 if summary["failed"] else 0
+
+
+def _bar(s, width: int = 24) -> str:
+    """|=====+++...   | : done, failed (+), running (>) and waiting images, to scale."""
+    def cells(n: int) -> int:
+        return round(width * n / max(1, s.total))
+    done, failed, running = cells(s.done), cells(s.failed), cells(s.running)
+    return "|" + ("=" * done + "+" * failed + ">" * running).ljust(width)[:width] + "|"
 
 
 def batch_summary(record, seconds: float) -> dict:

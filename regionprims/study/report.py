@@ -136,6 +136,8 @@ def metric_distributions(summaries: Sequence[ImageSummary]) -> dict:
 
 def build_report(summaries: Sequence[ImageSummary], top: int = TOP, pool: int = POOL) -> dict:
     """The report as one JSON-able dict (tables and plots are drawn from it)."""
+    if not summaries:
+        raise UserError("a study report needs at least one decomposition")
     n_comp = min((s.n_components for s in summaries), default=0)
     defined = {"asym": transfer_defined(n_comp, top, pool), "sym": transfer_defined(n_comp, top, top)}
     chance = {"asym": {"mean": transfer_chance(n_comp, top, pool), "std": transfer_chance_spread(n_comp, top, pool)},
