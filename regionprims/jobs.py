@@ -184,7 +184,8 @@ class JobRegistry:
             job.result, job.cache_hit = dec, hit
             job.done = job.total
             job.state, job.message = DONE, "done"
-            self.remember(job.key, dec)
+            if dec is not None:             # a download job has no decomposition
+                self.remember(job.key, dec)
         finally:
             job.finished = time.monotonic()
 
@@ -293,6 +294,22 @@ def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, 
         return None, key
     reg.remember(key, dec)
     return dec, key
+
+
+def download_key(model: str) -> str:
+    return f"download/{model}"
+
+
+def submit_download(model: str, owner: str, reg: JobRegistry | None = None) -> Job:
+    """Get a released model's weights in the background (registry.fetch_weights), with progress
+    in bytes and cancel, on the same worker as the decompositions (one network/GPU job at a time)."""
+    from regionprims.models.registry import fetch_weights
+
+    def run(progress, cancel):
+        fetch_weights(model, progress, cancel)
+        return None, False
+
+    return (reg or registry()).submit(download_key(model), run, owner, f"download {model} weights")
 
 
 def submit_study(plan, owner: str, reg: JobRegistry | None = None) -> Job:

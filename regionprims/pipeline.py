@@ -149,7 +149,8 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     dec.metrics = compute_metrics(gen, ctx, dec)
     timings["metrics"] = time.perf_counter() - t3
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": stability,
-                "device": str(gen.device), "timings": timings, **opt_info}
+                "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
+                **opt_info}
     report(1, 1, "done")
     return dec
 

@@ -143,3 +143,18 @@ def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
     info = _model_info(model)
     kind = info.get("kind", "demo")
     return DEFAULT_TRUNCATION.get(kind, 1.0), info["default_split"], tuple(info["split_points"])
+
+
+def downloadable(name: str) -> bool:
+    """Whether `fetch_weights` can get this model's weights from the network (released models)."""
+    return str(name).strip().lower() in MODEL_NAMES[1:]
+
+
+def fetch_weights(name: str, progress=None, cancel=None) -> None:
+    """Get a released model's weights onto this machine (local caches, else the Hugging Face Hub,
+    else the package's URLs; see models/biggan/weights.py). `progress(done, total, message)` and
+    `cancel` (a threading.Event; progress.Cancelled) as in the engine. UserError when none."""
+    if not downloadable(name):
+        raise UserError(f"model {name!r} has no weights to download")
+    from regionprims.models import biggan
+    biggan.fetch_weights(str(name).strip().lower(), progress, cancel)

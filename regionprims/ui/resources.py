@@ -16,7 +16,12 @@ from regionprims.ui import state
 
 def generator(model: str):
     """The shared generator of a registry model; UserError (with how to get the weights) when
-    it cannot be loaded."""
+    it cannot be loaded. Never downloads: missing weights are fetched by the sidebar's Download
+    button, as a job with progress and cancel."""
+    info = next((m for m in models() if m["name"] == model), None)
+    if info is not None and not info["weights_present"] and registry.downloadable(model):
+        raise UserError(f"The weights of {model} are not on this machine yet: use Download weights "
+                        "in the sidebar (or choose the demo model, which works offline)")
     try:
         return registry.load_generator(model)
     except UserError as exc:

@@ -136,14 +136,20 @@ def _jsonable(v: Any) -> Any:
 
 
 def load_from_files(config_path: Path, weights_path: Path, device: torch.device | str = "cpu",
-                    name: str | None = None, check: bool = True) -> BigGANDeep:
-    """Load a BigGAN-deep from a config file and a weights file (tensors only, strictly)."""
+                    name: str | None = None, check: bool = True, expected_sha256: str | None = None) -> BigGANDeep:
+    """Load a BigGAN-deep from a config file and a weights file (tensors only, strictly). With
+    `expected_sha256`, a weights file with another digest is refused (hub.ChecksumMismatch)."""
     config_path, weights_path = Path(config_path), Path(weights_path)
+    digest = sha256_file(weights_path)
+    if expected_sha256 is not None and digest != expected_sha256:
+        from regionprims.models.biggan.hub import ChecksumMismatch
+        raise ChecksumMismatch(f"weights file {weights_path} has sha256 {digest[:16]}…, expected "
+                               f"{expected_sha256[:16]}… (corrupt or replaced); it is not used")
     config = _read_config(config_path)
     state_dict = _read_state_dict(weights_path)
     model = _build_model(config, state_dict, weights_path.parent)
     name = name or _name_for(config, weights_path.parent)
-    gen = BigGANDeep(model, name, f"{name}@{sha256_file(weights_path)[:16]}", device)
+    gen = BigGANDeep(model, name, f"{name}@{digest[:16]}", device)
     if check:
         check_finite(gen)
     return gen

@@ -42,6 +42,7 @@ from torch import Tensor
 
 from regionprims.errors import UserError
 from regionprims.models.base import SplitContext
+from regionprims.models.precision import default_precision, tail_precision
 from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
@@ -140,6 +141,10 @@ class BigGANDeep:
         self._GenBlock = GenBlock
         self.device = torch.device(device)
         self.model = model.to(self.device).eval().requires_grad_(False)
+        self.precision = default_precision(self.device)     # the tail's (models/precision.py)
+        self._channels_last = self.device.type == "cuda"    # faster convolutions on tensor cores
+        if self._channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         cfg = model.config
         self.config = cfg
         self.name = name
@@ -223,9 +228,13 @@ class BigGANDeep:
         elif cond.shape[0] != b:
             raise ValueError(f"ctx.cond has batch {cond.shape[0]}, the feature has batch {b}")
         g = self.model.generator
-        h = self._run(feature, cond, t, idx + 1, len(g.layers))
-        h = g.relu(g.bn(h, t))
-        return g.tanh(g.conv_to_rgb(h)[:, :3, ...])
+        if self._channels_last:
+            feature = feature.contiguous(memory_format=torch.channels_last)
+        with tail_precision(self.device, self.precision):
+            h = self._run(feature, cond, t, idx + 1, len(g.layers))
+            h = g.relu(g.bn(h, t))
+            out = g.tanh(g.conv_to_rgb(h)[:, :3, ...])
+        return out.float().contiguous()
 
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
         """The package's own `BigGAN.forward` (the unsplit reference)."""

@@ -2,16 +2,19 @@
 
 Weights (`load_biggan`), in order
     (a) an explicit local folder with `config.json` + `model.safetensors` or `pytorch_model.bin`;
-    (b) the package cache `$PYTORCH_PRETRAINED_BIGGAN_CACHE` (default `~/.pytorch_pretrained_biggan`):
-        first a plain sub-folder named after the model (`<cache>/biggan-deep-128/config.json` ...),
-        then the files the package itself caches (`sha256(url)[.sha256(etag)]`);
-    (c) the package's download URLs (S3), fetched with short timeouts into the package cache
-        layout (our own copy of `file_utils.get_from_cache`, because the package's has no timeouts);
-    (d) for biggan-deep-128 only, the Hugging Face mirror `osanseviero/BigGAN-deep-128` at a
-        pinned revision (optional `huggingface_hub`; its local cache is tried even offline).
-    `REGIONPRIMS_OFFLINE=1` or `HF_HUB_OFFLINE=1` skips (c) and the network part of (d).
-    Files are read with `torch.load(..., map_location="cpu", weights_only=True)` (or safetensors)
-    and loaded with `load_state_dict(strict=True)`; every problem is one `UserError` line.
+    (b) the local caches, never the network: the package cache `$PYTORCH_PRETRAINED_BIGGAN_CACHE`
+        (default `~/.pytorch_pretrained_biggan`; first a plain sub-folder named after the model,
+        `<cache>/biggan-deep-128/config.json` ..., then the files the package itself caches,
+        `sha256(url)[.sha256(etag)]`), then the Hugging Face Hub cache of the pinned source (hub.py);
+    (c) the Hugging Face Hub: the pinned repository and revision (hub.HUB_SOURCES; biggan-deep-128),
+        downloaded by the Hub client (resumable; a progress bar on stderr, or the caller's callback),
+        the sha256 of `pytorch_model.bin` checked after the download (a mismatch deletes the file);
+    (d) the package's own download URLs (S3, from 2019), last, with short timeouts, into the package
+        cache layout. No checksum of these files is published, so they are trusted on first use: the
+        sha256 of the download is recorded next to it (`<file>.json`) and checked on every later load.
+    `REGIONPRIMS_OFFLINE=1` or `HF_HUB_OFFLINE=1` skips (c) and (d). Reachability is probed first
+    (3 s), so that no network step hangs. Files are read with `torch.load(..., weights_only=True)`
+    (or safetensors) and loaded with `load_state_dict(strict=True)`; every problem is one `UserError` line.
 """
 from __future__ import annotations
 
@@ -26,15 +29,17 @@ from pathlib import Path
 import torch
 
 from regionprims.errors import UserError
-from regionprims.models.biggan.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_folder, load_from_files, weights_in_folder
+from regionprims.models.biggan import hub
+from regionprims.models.biggan.checkpoint import (CONFIG_NAME, load_folder, load_from_files, sha256_file,
+                                                  weights_in_folder)
 from regionprims.models.biggan.generator import BIGGAN_NAMES, BigGANDeep
+from regionprims.progress import Cancelled
 
 # The package's own download locations (pytorch_pretrained_biggan.model.PRETRAINED_*_ARCHIVE_MAP;
 # a test checks they are equal). Kept here so that looking for weights does not import boto3.
 _S3 = "https://s3.amazonaws.com/models.huggingface.co/biggan/{name}-{file}"
 PACKAGE_URLS = {n: {"config": _S3.format(name=n, file="config.json"),
                     "weights": _S3.format(name=n, file="pytorch_model.bin")} for n in BIGGAN_NAMES}
-HF_MIRRORS = {"biggan-deep-128": ("osanseviero/BigGAN-deep-128", "86e3d82ec07f2513c0942d138a7b38133cfc2036")}
 
 
 # --------------------------------------------------------------------------------------------
@@ -63,26 +68,6 @@ def _package_cached_file(url: str, where: Path) -> Path | None:
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def _hf_cached(name: str) -> tuple[Path, Path] | None:
-    if name not in HF_MIRRORS:
-        return None
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
-    repo, rev = HF_MIRRORS[name]
-    paths = []
-    for fname in (CONFIG_NAME, WEIGHTS_NAME):
-        try:
-            p = try_to_load_from_cache(repo_id=repo, filename=fname, revision=rev)
-        except Exception:
-            return None
-        if not isinstance(p, str) or not os.path.isfile(p):
-            return None
-        paths.append(Path(p))
-    return paths[0], paths[1]
-
-
 def find_local_weights(name: str) -> tuple[Path, Path] | None:
     """(config, weights) already on this machine for a released model; never uses the network."""
     if name not in BIGGAN_NAMES:
@@ -95,7 +80,7 @@ def find_local_weights(name: str) -> tuple[Path, Path] | None:
     wts = _package_cached_file(PACKAGE_URLS[name]["weights"], where)
     if cfg is not None and wts is not None:
         return cfg, wts
-    return _hf_cached(name)
+    return hub.hub_cached(name)
 
 
 def how_to_get_weights(name: str) -> str:
@@ -103,10 +88,10 @@ def how_to_get_weights(name: str) -> str:
     if name not in BIGGAN_NAMES:
         raise UserError(f"unknown BigGAN model {name!r}; known: {', '.join(BIGGAN_NAMES)}")
     sub = cache_dir() / name
-    if name in HF_MIRRORS:
-        repo, rev = HF_MIRRORS[name]
-        src = (f"download config.json and pytorch_model.bin from https://huggingface.co/{repo} "
-               f"(revision {rev[:7]})")
+    if name in hub.HUB_SOURCES:
+        source = hub.HUB_SOURCES[name]
+        src = (f"download config.json and pytorch_model.bin from https://huggingface.co/{source.repo} "
+               f"(revision {source.revision[:7]})")
     else:
         src = f"download {PACKAGE_URLS[name]['config']} and {PACKAGE_URLS[name]['weights']} (saved as config.json and pytorch_model.bin)"
     return (f"To get the weights, {src} into a folder and pass --model FOLDER, or put them in {sub}/ "
@@ -135,8 +120,10 @@ def _host_reachable(host: str, port: int = 443, timeout: float = 3.0) -> str | N
     return result[0] if result else f"{host} unreachable (no answer within {timeout:.0f} s)"
 
 
-def _download_package_file(url: str, where: Path) -> Path:
-    """The package's get_from_cache (same file names), with timeouts and an atomic rename."""
+def _download_package_file(url: str, where: Path, progress=None, cancel: threading.Event | None = None) -> Path:
+    """The package's get_from_cache (same file names), with timeouts, a progress bar (stderr, or
+    the callback), cancel, and an atomic rename; records the sha256 of what arrived (trust on
+    first use)."""
     import requests
     resp = requests.head(url, allow_redirects=True, timeout=(3.05, 5))
     if resp.status_code != 200:
@@ -150,57 +137,108 @@ def _download_package_file(url: str, where: Path) -> Path:
         return target
     where.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=where, prefix=".part-")
+    total = int(resp.headers.get("Content-Length") or 0) or None
     try:
-        with os.fdopen(fd, "wb") as f, requests.get(url, stream=True, timeout=(3.05, 60)) as r:
+        with os.fdopen(fd, "wb") as f, requests.get(url, stream=True, timeout=(3.05, 60)) as r, \
+                hub.progress_bar_class(progress, cancel, url.rsplit("/", 1)[-1])(
+                    total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
             r.raise_for_status()
             for block in r.iter_content(chunk_size=1 << 20):
                 f.write(block)
+                bar.update(len(block))
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    (where / (fname + ".json")).write_text(json.dumps({"url": url, "etag": etag}), encoding="utf-8")
+    record = {"url": url, "etag": etag, "sha256": sha256_file(target)}
+    (where / (fname + ".json")).write_text(json.dumps(record), encoding="utf-8")
     return target
 
 
-def _try_package_download(name: str, notes: list[str]) -> tuple[Path, Path] | None:
+def recorded_sha256(weights: Path) -> str | None:
+    """The sha256 recorded when a package-URL download arrived (`<file>.json`), if any."""
+    try:
+        record = json.loads(Path(str(weights) + ".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = record.get("sha256") if isinstance(record, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _reason(e: BaseException) -> str:
+    return str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+
+
+def _try_package_download(name: str, notes: list[str], progress=None, cancel=None) -> tuple[Path, Path] | None:
     reason = _host_reachable("s3.amazonaws.com")
     if reason:
         notes.append(f"package download failed: {reason}")
         return None
     try:
-        cfg = _download_package_file(PACKAGE_URLS[name]["config"], cache_dir())
-        wts = _download_package_file(PACKAGE_URLS[name]["weights"], cache_dir())
+        cfg = _download_package_file(PACKAGE_URLS[name]["config"], cache_dir(), progress, cancel)
+        wts = _download_package_file(PACKAGE_URLS[name]["weights"], cache_dir(), progress, cancel)
         return cfg, wts
+    except Cancelled:
+        raise
     except Exception as e:
-        notes.append(f"package download failed: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}")
+        notes.append(f"package download failed: {_reason(e)}")
         return None
 
 
-def _try_hf_download(name: str, notes: list[str]) -> tuple[Path, Path] | None:
-    if name not in HF_MIRRORS:
+def _try_hub_download(name: str, notes: list[str], progress=None, cancel=None) -> tuple[Path, Path] | None:
+    if name not in hub.HUB_SOURCES:
         return None
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:
-        notes.append("Hugging Face mirror skipped (huggingface_hub not installed)")
-        return None
-    reason = _host_reachable("huggingface.co")
+    host, port = hub.endpoint_host()
+    reason = _host_reachable(host, port)
     if reason:
-        notes.append(f"Hugging Face mirror failed: {reason}")
+        notes.append(f"Hugging Face Hub download failed: {reason}")
         return None
-    repo, rev = HF_MIRRORS[name]
     try:
-        cfg = hf_hub_download(repo_id=repo, filename=CONFIG_NAME, revision=rev, etag_timeout=5)
-        wts = hf_hub_download(repo_id=repo, filename=WEIGHTS_NAME, revision=rev, etag_timeout=5)
-        return Path(cfg), Path(wts)
+        return hub.hub_download(name, progress, cancel)
+    except (Cancelled, hub.ChecksumMismatch):
+        raise
     except Exception as e:
-        notes.append(f"Hugging Face mirror failed: {str(e).splitlines()[0][:160] if str(e) else type(e).__name__}")
+        notes.append(f"Hugging Face Hub download failed: {_reason(e)}")
         return None
 
 
-def load_biggan(name_or_folder: str | os.PathLike, device: torch.device | str | None = "cpu") -> BigGANDeep:
+def fetch_weights(name: str, progress=None, cancel: threading.Event | None = None) -> tuple[Path, Path]:
+    """(config, weights) of a released model: the local caches, else the network (the Hub, then the
+    package's URLs). `progress(done, total, message)` replaces the stderr progress bar; setting
+    `cancel` stops a download (progress.Cancelled; a Hub download resumes next time). UserError
+    (one paragraph: what was tried, how to get the weights) when there are none."""
+    if name not in BIGGAN_NAMES:
+        raise UserError(f"unknown BigGAN model {name!r}; known: {', '.join(BIGGAN_NAMES)}")
+    found = find_local_weights(name)
+    notes: list[str] = []
+    if found is None:
+        if offline():
+            notes.append("network skipped (REGIONPRIMS_OFFLINE/HF_HUB_OFFLINE is set)")
+        else:
+            found = (_try_hub_download(name, notes, progress, cancel)
+                     or _try_package_download(name, notes, progress, cancel))
+    if found is None:
+        where = cache_dir()
+        looked = f"{where / name}/, the pytorch-pretrained-biggan cache {where}"
+        if name in hub.HUB_SOURCES:
+            looked += f" and the Hugging Face cache {hub.hub_cache_dir()}"
+        raise UserError(f"No weights for {name}: looked in {looked}; {'; '.join(notes)}. "
+                        + how_to_get_weights(name) + ".")
+    return found
+
+
+def expected_sha256(name: str, weights: Path) -> str | None:
+    """The sha256 the weights file must have: the pinned one for a file of the Hub cache, the
+    recorded one for a package-URL download, else None (a folder the user put there)."""
+    cached = hub.hub_cached(name)
+    if cached is not None and Path(cached[1]) == Path(weights):
+        return hub.HUB_SOURCES[name].sha256
+    return recorded_sha256(weights)
+
+
+def load_biggan(name_or_folder: str | os.PathLike, device: torch.device | str | None = "cpu",
+                progress=None, cancel: threading.Event | None = None) -> BigGANDeep:
     """Load, freeze and check a BigGAN-deep: a folder, or a released model name (see module doc)."""
     device = torch.device(device) if device is not None else torch.device("cpu")
     text = os.fspath(name_or_folder)
@@ -209,17 +247,11 @@ def load_biggan(name_or_folder: str | os.PathLike, device: torch.device | str | 
             return load_folder(text, device)
         raise UserError(f"unknown BigGAN model {text!r}: use one of {', '.join(BIGGAN_NAMES)} "
                         "or a folder with config.json and pytorch_model.bin")
-    name = text
-    found = find_local_weights(name)
-    notes: list[str] = []
-    if found is None:
-        if offline():
-            notes.append("network skipped (REGIONPRIMS_OFFLINE/HF_HUB_OFFLINE is set)")
-        else:
-            found = _try_package_download(name, notes) or _try_hf_download(name, notes)
-    if found is None:
-        where = cache_dir()
-        raise UserError(f"No weights for {name}: looked in {where / name}/ and in the "
-                        f"pytorch-pretrained-biggan cache {where}; {'; '.join(notes)}. "
-                        + how_to_get_weights(name) + ".")
-    return load_from_files(found[0], found[1], device, name=name)
+    config, weights = fetch_weights(text, progress, cancel)
+    expected = expected_sha256(text, weights)
+    try:
+        return load_from_files(config, weights, device, name=text, expected_sha256=expected)
+    except hub.ChecksumMismatch:
+        if hub.hub_cached(text) is not None:
+            hub.remove_cached(weights)
+        raise
