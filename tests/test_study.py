@@ -98,3 +98,19 @@ def test_chance_spread_matches_sampling():
     hits = (draws < 20).sum(1).double() / 20
     assert float(hits.mean()) == pytest.approx(transfer_chance(511), abs=0.005)
     assert float(hits.std()) == pytest.approx(transfer_chance_spread(511), abs=0.005)
+
+
+def test_worker_slots_follow_the_cluster(monkeypatch):
+    """GPUs are asked for per worker where the cluster has them; CPUs bound the count otherwise."""
+    from regionprims.study import runner
+    monkeypatch.setattr(runner.ray, "cluster_resources", lambda: {"CPU": 16.0, "GPU": 2.0})
+    assert runner._slots(runner.BatchOptions(), 40) == (2, 1.0, "cuda")
+    assert runner._slots(runner.BatchOptions(gpus_per_task=0.25), 40) == (8, 0.25, "cuda")
+    assert runner._slots(runner.BatchOptions(gpus_per_task=0.1, cpus_per_task=2), 40) == (8, 0.1, "cuda")
+    assert runner._slots(runner.BatchOptions(gpus_per_task=0, cpus_per_task=4), 40) == (4, 0, "cpu")
+    assert runner._slots(runner.BatchOptions(gpus_per_task=0, workers=3), 40) == (3, 0, "cpu")
+    assert runner._slots(runner.BatchOptions(gpus_per_task=0), 5) == (5, 0, "cpu")
+    monkeypatch.setattr(runner.ray, "cluster_resources", lambda: {"CPU": 2.0})
+    assert runner._slots(runner.BatchOptions(), 6) == (2, 0.0, "cpu")
+    with pytest.raises(UserError, match="GPU"):
+        runner._slots(runner.BatchOptions(gpus_per_task=1), 6)

@@ -156,7 +156,9 @@ def _slots(opts: BatchOptions, n_images: int) -> tuple[int, float, str]:
     if opts.cpus_per_task <= 0 or res.get("CPU", 0) < opts.cpus_per_task:
         raise UserError(f"{opts.cpus_per_task:g} CPU(s) per task asked for, but the Ray cluster has "
                         f"{res.get('CPU', 0):g}")
-    fit = int(res.get("GPU", 0) // gpus) if gpus > 0 else int(res.get("CPU", 0) // opts.cpus_per_task)
+    fit = int(res.get("CPU", 0) // opts.cpus_per_task)
+    if gpus > 0:
+        fit = min(fit, int(res.get("GPU", 0) // gpus))
     n = min(fit, opts.workers or fit, n_images)
     return max(1, n), gpus, ("cuda" if gpus > 0 else "cpu")
 
