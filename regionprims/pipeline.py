@@ -211,10 +211,14 @@ def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) 
 
 
 def demo_ground_truth(dec: Decomposition, top: Sequence[int], energy: torch.Tensor) -> dict[str, float]:
-    from regionprims.models.demo.groundtruth import gt_scores
+    from regionprims.models.demo.groundtruth import gt_interaction_scores, gt_scores
+    from regionprims.models.demo.planted import scene_interactions
     from regionprims.models.demo.scenes import scene_objects
     objects = scene_objects(dec.z, dec.spec.class_id)
-    return gt_scores(objects, list(zip(top, energy)), dec.subsets, dec.player_masks)
+    components = list(zip(top, energy))
+    return {**gt_scores(objects, components, dec.subsets, dec.player_masks),
+            **gt_interaction_scores(scene_interactions(dec.z, dec.spec.class_id), objects, components,
+                                    dec.subsets, dec.player_masks)}
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:

@@ -271,6 +271,8 @@ def test_faithfulness_page():
     assert any("Leakage" in t for t in titles)
     if any(k.startswith("gt_") for k in dec.metrics):
         assert any("gt_" in str(t.value) for t in at.table)
+        # the recorded method-vs-null verdict on the planted interactions, in plain words
+        assert any("Planted interactions" in md.value and "geometric null" in md.value for md in at.markdown)
 
 
 def test_export_page():

@@ -95,6 +95,7 @@ def absent_scores(n_components: int, top: int = TOP) -> dict[str, str]:
             "sparsity_top20": f"{why} (the share is 1 by construction)"}
 
 
+
 def transfer_chance(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
     """Expected transfer(a, b, k_a, k_b) when both rankings are uniformly random orders of the same
     n_components components: E|A ∩ B| / |A| = min(k_b, n) / n (hypergeometric mean), e.g.
@@ -116,6 +117,22 @@ def component_change(reference: Tensor, other: Tensor) -> float:
     """Relative L2 change of all non-empty components: ||C'[1:] − C[1:]|| / ||C[1:]|| over the
     whole stack (the stability score's measure; row 0, f0, is the same in both)."""
     return float((other[1:] - reference[1:]).norm() / reference[1:].norm().clamp_min(EPS))
+
+def transfer_chance_spread(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
+    """Standard deviation of transfer(a, b, k_a, k_b) under those random orders (hypergeometric
+    variance / k_a^2): the spread to show beside `transfer_chance`."""
+    n, a, b = n_components, min(k_a, n_components), min(k_b, n_components)
+    if n <= 1 or a == 0:
+        return 0.0
+    var = b * (a / n) * (1 - a / n) * (n - b) / (n - 1)
+    return math.sqrt(var) / a
+
+
+def transfer_defined(n_components: int, k_a: int = 20, k_b: int = 100) -> bool:
+    """Transfer says something only when both tops are proper parts of the components (a top-20
+    of 15 components, or a top-100 of 63, holds all of them: the score would be 1 by construction)."""
+    return k_a < n_components and k_b < n_components
+
 
 # ---------------------------------------------------------------------------------- the table
 

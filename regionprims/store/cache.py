@@ -98,6 +98,10 @@ class ResultCache:
             self.delete(key)
             return None
 
+    def keys(self) -> list[str]:
+        """Every key in the store (for listing small records such as studies)."""
+        return [k for k in self.store.iterkeys() if isinstance(k, str)]
+
     def clear(self) -> int:
         return self.store.clear(retry=True)
 

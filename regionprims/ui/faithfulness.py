@@ -85,6 +85,7 @@ def page(cur: Current) -> None:
                   "geometric null": [_fmt(k, m.get("null_" + k, float("nan"))) for k in gt],
                   "meaning": [GT_MEANING.get(k, ("", ""))[0] for k in gt],
                   "good is": [GT_MEANING.get(k, ("", ""))[1] for k in gt]})
+        _benchmark(dec.spec.model_identity)
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
     info = dec.info
@@ -93,3 +94,25 @@ def page(cur: Current) -> None:
                           "truncation": dec.spec.truncation, "split": dec.spec.split, "layout": lay.name,
                           "players": list(lay.players)},
                  "info": info}, expanded=False)
+
+
+def _benchmark(identity: str) -> None:
+    """The recorded method-vs-null comparison over many scenes (benchmarks/bench_groundtruth.py):
+    whether the method finds the planted interactions better than the geometric null does."""
+    from regionprims.models.demo.groundtruth import INTERACTION_KEYS, MARGIN, beats_null, load_benchmark
+    bench = load_benchmark()
+    if bench is None or bench.get("identity") != identity:
+        st.caption("No recorded method-vs-null benchmark for these weights (benchmarks/bench_groundtruth.py --json).")
+        return
+    rows = [(k, bench["gt"][k]) for k in INTERACTION_KEYS if k in bench["gt"]]
+    wins = sum(beats_null(r) for _, r in rows)
+    verdict = ("beats" if wins == len(rows) else "does not beat") + " the geometric null"
+    st.markdown(f"**Planted interactions, over {bench['pairs']} (class, seed) pairs: the method {verdict}** "
+                f"by the stated margin ({MARGIN:.2f} on the mean, better in more pairs than worse) on {wins} of "
+                f"{len(rows)} interaction scores.")
+    st.table({"score": [k for k, _ in rows], "method": [_fmt(k, r["method"]) for k, r in rows],
+              "geometric null": [_fmt(k, r["null"]) for k, r in rows], "good is": [r["good"] for _, r in rows],
+              "method better / worse in pairs": [f"{r['better']} / {r['worse']} of {r['pairs']}" for _, r in rows],
+              "clear margin": ["yes" if beats_null(r) else "no" for _, r in rows]})
+    st.caption(f"Recorded by `{bench['command']}` on {bench['machine']}; docs/benchmarks.md and "
+               "docs/demo_model_card.md explain the scores.")
