@@ -17,7 +17,7 @@ from typing import Callable, Iterator, TypeVar
 
 import diskcache
 
-CACHE_VERSION = 2          # bump when the math, the metrics or the payload format change
+CACHE_VERSION = 3          # bump when the math, the metrics or the payload format change
 T = TypeVar("T")
 
 
@@ -97,6 +97,10 @@ class ResultCache:
         except Exception:
             self.delete(key)
             return None
+
+    def keys(self) -> list[str]:
+        """Every key in the store (for listing small records such as studies)."""
+        return [k for k in self.store.iterkeys() if isinstance(k, str)]
 
     def clear(self) -> int:
         return self.store.clear(retry=True)

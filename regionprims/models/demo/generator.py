@@ -36,7 +36,7 @@ from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
 from regionprims.models.base import SplitContext
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_generator.safetensors"
-WEIGHTS_SHA256 = "09ca8879a52d110f3466a968450d96062233832238b5549733f3140ed062dd79"
+WEIGHTS_SHA256 = "fdd28481aaa93e9ea58f4338fae8e3b0ca7b3502cb8ec03fc84b294902faefa5"
 
 DEFAULT_CONFIG: dict = {
     "z_dim": Z_DIM,
@@ -283,9 +283,12 @@ class DemoGenerator:
     def ground_truth_scores(self, z: Tensor, class_id: int, ranked_energy: list, subsets: Tensor,
                             player_masks: Tensor) -> dict[str, float]:
         """gt_ scores: the demo knows which regions each latent part draws (groundtruth.py)."""
-        from regionprims.models.demo.groundtruth import gt_scores
+        from regionprims.models.demo.groundtruth import gt_interaction_scores, gt_scores
+        from regionprims.models.demo.planted import scene_interactions
         from regionprims.models.demo.scenes import scene_objects
-        return gt_scores(scene_objects(z, class_id), ranked_energy, subsets, player_masks)
+        objects = scene_objects(z, class_id)
+        return {**gt_scores(objects, ranked_energy, subsets, player_masks),
+                **gt_interaction_scores(scene_interactions(z, class_id), objects, ranked_energy, subsets, player_masks)}
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
         idx = self._split_index(split)
