@@ -270,8 +270,7 @@ def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) 
 def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:
     """A finished decomposition for `spec` without computing: from memory, else from the disk
     cache (a damaged entry counts as absent). Returns (decomposition or None, key)."""
-    from regionprims.store.fileformat import from_bytes
-    from regionprims.pipeline import decomposition_key
+    from regionprims.pipeline import checked_decomposition, decomposition_key
     reg = reg or registry()
     key = decomposition_key(spec)
     dec = reg.result(key)
@@ -282,7 +281,7 @@ def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, 
     if data is None:
         return None, key
     try:
-        dec = from_bytes(data)
+        dec = checked_decomposition(data, spec)
     except Exception:   # noqa: BLE001 - unreadable entries are recomputed, never served
         cache.delete(key)
         return None, key

@@ -8,8 +8,11 @@ import argparse
 from pathlib import Path
 
 from regionprims.errors import UserError
-from regionprims.store.fileformat import write_atomic
+from regionprims.store.atomic import check_out, write_atomic
+from regionprims.validation import MAX_DIGITS, short
 
+WEIGHT_LIMIT = 100.0            # |component weight| and |residual weight|: far past any useful mix, and
+                                # small enough that a weighted sum of features stays finite
 FORMATS = {"png": ".png", "svg": ".svg", "pdf": ".pdf", "pptx": ".pptx", "gif": ".gif",
            "safetensors": ".safetensors"}
 
@@ -55,9 +58,10 @@ def parse_weights(text: str | None, n: int):
                 raise ValueError
             weight = float(value)
         except ValueError:
-            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got '{item}'") from None
-        if weight != weight or weight in (float("inf"), float("-inf")):
-            raise UserError(f"--weights: weight of row {row} must be a finite number")
+            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got {short(item)}") from None
+        if not -WEIGHT_LIMIT <= weight <= WEIGHT_LIMIT:
+            raise UserError(f"--weights: weight of row {short(row)} must be a number in "
+                            f"[-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {short(value)}")
         pairs.append((row, weight))
     for row, weight in pairs:
         if row == "*":
@@ -65,9 +69,9 @@ def parse_weights(text: str | None, n: int):
     for row, weight in pairs:
         if row == "*":
             continue
-        if not row.isdigit() or not 1 <= int(row) < k:
+        if not row.isdigit() or len(row) > MAX_DIGITS or not 1 <= int(row) < k:
             raise UserError(f"--weights: row must be '*' or a subset row between 1 and {k - 1} "
-                            f"(this file has {n} players), got '{row}'")
+                            f"(this file has {n} players), got {short(row)}")
         w[int(row)] = weight
     return w
 
@@ -110,10 +114,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from regionprims.export import panels as export
     from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
+    if not -WEIGHT_LIMIT <= args.residual <= WEIGHT_LIMIT:
+        raise UserError(f"--residual must be in [-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {args.residual:g}")
+    if args.out:
+        check_out(args.out)
     dec = load_decomposition(args.file)
-    out = Path(args.out) if args.out else Path(export.suggested_filename(dec, FORMATS[fmt]))
-    if out.is_dir():
-        raise UserError(f"--out '{out}' is a folder; give a file name")
+    out = Path(args.out) if args.out else check_out(export.suggested_filename(dec, FORMATS[fmt]))
     if fmt == "safetensors":
         data = export.decomposition_bytes(dec)
     else:

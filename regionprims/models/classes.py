@@ -15,8 +15,10 @@ from importlib import resources
 from typing import Sequence
 
 from regionprims.errors import UserError
+from regionprims.validation import MAX_DIGITS, short
 
 _DATA = "imagenet_classes.json"
+MAX_NAME = 200                 # characters of a class name query
 
 
 @lru_cache(maxsize=None)
@@ -71,18 +73,22 @@ def resolve_class(text: str | int, class_names: Sequence[str],
     if n == 0:
         raise UserError("this model has no classes")
     if isinstance(text, bool):
-        raise UserError(f"class must be an index 0..{n - 1} or a name, got {text!r}")
+        raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}")
     if not isinstance(text, str):
         try:
             idx = operator.index(text)
         except TypeError:
-            raise UserError(f"class must be an index 0..{n - 1} or a name, got {text!r}") from None
+            raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}") from None
         return _check_index(idx, n)
     raw = text.strip()
     if not raw:
         raise UserError(f"class is empty: give an index 0..{n - 1} or a name")
     if re.fullmatch(r"[+-]?\d+", raw):
+        if len(raw.lstrip("+-")) > MAX_DIGITS:
+            raise UserError(f"class index {short(raw)} is out of range 0..{n - 1}")
         return _check_index(int(raw), n)
+    if len(raw) > MAX_NAME:
+        raise UserError(f"class name {short(raw)} is too long (at most {MAX_NAME} characters)")
 
     if synonyms is None and n == 1000 and (class_names is imagenet_class_names()
                                           or tuple(class_names) == imagenet_class_names()):
@@ -133,5 +139,5 @@ def resolve_class(text: str | int, class_names: Sequence[str],
 
 def _check_index(idx: int, n: int) -> int:
     if not 0 <= idx < n:
-        raise UserError(f"class index {idx} is out of range 0..{n - 1}")
+        raise UserError(f"class index {short(idx)} is out of range 0..{n - 1}")
     return idx
