@@ -78,11 +78,15 @@ def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[tor
     return z[0], feature[0], image[0], ctx
 
 
+def baseline_key(spec: DecompositionSpec) -> str:
+    return cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
+                                             spec.settings.baseline_codes]))
+
+
 def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
              report: Reporter | None = None) -> tuple[torch.Tensor, float]:
     """f0 and its stability, cached per model/class/truncation/split/M."""
-    key = cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
-                                             spec.settings.baseline_codes]))
+    key = baseline_key(spec)
 
     def compute():
         return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, spec.settings.baseline_codes, report)
