@@ -42,7 +42,7 @@ def machine() -> str:
 
 
 def random_change(rng: random.Random, view, dec, top: list[int]):
-    from regionprims.view import preset
+    from regionprims.method.mixer import preset
     kind = rng.random()
     row = rng.choice(top)
     if kind < 0.6:
@@ -58,7 +58,8 @@ def random_change(rng: random.Random, view, dec, top: list[int]):
 
 
 def measure(mixer, changes: int, seed: int) -> dict[str, list[float]]:
-    from regionprims.view import ViewState
+    from regionprims.method.mixer import ViewState
+    from regionprims.pictures import frame_pngs
     rng = random.Random(seed)
     dec = mixer.dec
     top = list(dec.ranking[:12])                   # the cards the page shows by default
@@ -69,7 +70,7 @@ def measure(mixer, changes: int, seed: int) -> dict[str, list[float]]:
         t0 = time.perf_counter()
         frame = mixer.frame(view)                  # compose + tail + live metrics
         t1 = time.perf_counter()
-        mixer.frame_pngs(frame)                    # the mix and the difference heatmap as PNG
+        frame_pngs(mixer, frame)                   # the mix and the difference heatmap as PNG
         t2 = time.perf_counter()
         out["frame"].append(t1 - t0)
         out["png"].append(t2 - t1)
@@ -105,7 +106,7 @@ def main(argv=None) -> int:
     from regionprims.store.cache import ResultCache
     from regionprims.models.registry import load_generator
     from regionprims.method.specs import OptimSettings
-    from regionprims.view import Mixer, ViewState
+    from regionprims.method.mixer import Mixer, ViewState
 
     print(f"machine: {machine()}")
     print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "

@@ -24,6 +24,7 @@ from regionprims.store.fileformat import from_bytes, to_bytes
 from regionprims.method.interactions import or_interactions
 from regionprims.method.minimal import compute_baseline, optimize_minimal_features
 from regionprims.models.base import SplitContext, SplitGenerator
+from regionprims.models.registry import DEFAULT_TRUNCATION
 from regionprims.progress import ProgressFn, Reporter
 from regionprims.method.ranking import component_norms, rank_rows
 from regionprims.method.regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
@@ -31,7 +32,6 @@ from regionprims.method.render import pattern_energy, regional_patterns, render_
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
-DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}
 
 
 def default_truncation(gen: SplitGenerator) -> float:

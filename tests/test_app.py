@@ -172,6 +172,23 @@ def test_decompose_button_progress_and_cached_reopen():
     assert jobs.registry().runs == 1
 
 
+def test_expected_time_shown_and_a_long_job_asks_first():
+    at = new_app()
+    at.run()
+    assert any(c.value.startswith("Expected time: about ") for c in at.sidebar.caption)
+    at.number_input(key="steps").set_value(2000).run()        # 511 subsets x 2000 steps: far over 2 min
+    at.button(key="decompose").click().run()
+    assert at.session_state["current"].job is None               # nothing started yet
+    assert any("is expected to take about" in w.value for w in at.sidebar.warning)
+    at.button(key="confirm_cancel").click().run()
+    assert at.session_state["current"].job is None and not at.sidebar.warning
+    at.button(key="decompose").click().run()
+    at.button(key="confirm_start").click().run()
+    job = at.session_state["current"].job
+    assert job is not None and job.active
+    jobs.registry().cancel(job.key, at.session_state["owner"])
+
+
 def test_two_tabs_share_one_job():
     a, b = new_app({**SMALL_URL, "seed": "8"}), new_app({**SMALL_URL, "seed": "8"})
     a.run()

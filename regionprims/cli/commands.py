@@ -104,9 +104,12 @@ def cmd_decompose(args) -> int:
     spec = make_spec(gen, args.class_, args.seed, truncation=args.truncation, split=args.split,
                      layout=args.layout, players=players, settings=_settings(args), rank_by=args.rank_by,
                      force=args.force)
+    cache = _cache(args)
+    if not args.quiet:
+        _say_estimate(gen, spec, cache)
     bar = StderrProgress(args.quiet)
     try:
-        dec, hit = decompose(gen, spec, cache=_cache(args), progress=bar)
+        dec, hit = decompose(gen, spec, cache=cache, progress=bar)
     finally:
         bar.close()
     seconds = time.perf_counter() - start
@@ -118,6 +121,19 @@ def cmd_decompose(args) -> int:
     else:
         _print_report(report, args.out)
     return 0
+
+
+def _say_estimate(gen, spec, cache) -> None:
+    """The expected time on this device (from a short measured probe), on stderr, before a
+    decomposition that is not in the cache starts."""
+    from regionprims.estimate import estimate
+    from regionprims.pipeline import decomposition_key
+    if cache is not None and decomposition_key(spec) in cache:
+        return
+    est = estimate(gen, spec, cache)
+    sys.stderr.write(f"estimated time: {est.text()} ({2 ** spec.layout.n} subsets; from a measured "
+                     f"probe of the tail at {spec.split})\n")
+    sys.stderr.flush()
 
 
 def _print_report(report: dict, out: str | None) -> None:

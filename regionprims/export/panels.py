@@ -28,6 +28,8 @@ from regionprims.models.base import SplitContext, SplitGenerator
 from regionprims.method.ranking import component_norms
 from regionprims.method.regions import grid_edges, subset_label
 from regionprims.method.render import compose_feature, regional_patterns, render_features, to_rgb
+from regionprims.pictures import font as pil_font
+from regionprims.pictures import luminance
 
 if TYPE_CHECKING:                               # matplotlib is optional (the `export` extra)
     from matplotlib.axes import Axes
@@ -38,7 +40,6 @@ PANEL_FORMATS = ("png", "svg", "pdf")
 MAX_TOP_K = 12
 SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in)
 CAPTION_METRICS = ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
-LUMA = torch.tensor([0.299, 0.587, 0.114])      # Rec. 601 weights: signed luminance of a pattern
 
 GRID_COLOR = "0.6"                              # mid grey: visible on light and dark images
 PLAYER_COLOR = "#ffd21f"                        # player patches on images
@@ -278,7 +279,7 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     total = float(norms.sum()) or 1.0
     comp_psnr = psnr(masked_mse_one(comp_img, x, dec.player_masks.amax(0)))
     diff = ((comp_img - x).abs() * 0.5).mean(0).numpy()           # [0, 1] pixel scale
-    luma = torch.einsum("c,kchw->khw", LUMA, patterns * 0.5).numpy() if rows else np.zeros((0, height, width))
+    luma = luminance(patterns * 0.5).numpy() if rows else np.zeros((0, height, width))
     aspect = height / width
 
     # --- layout, in inches
@@ -438,14 +439,6 @@ def panel_pptx(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequen
 
 # ----------------------------------------------------------------------------- GIF
 
-def _font(size: int):
-    from PIL import ImageFont
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError, ImportError):      # Pillow without FreeType: the bitmap font
-        return ImageFont.load_default()
-
-
 def buildup_gif(gen: SplitGenerator, dec: Decomposition, k_max: int = 20, frame_ms: int = 500, scale: int = 4,
                 with_residual: bool = False) -> bytes:
     """A looping GIF of the build-up (buildup.buildup): one frame per k = 0..k_max (capped at the
@@ -463,7 +456,7 @@ def buildup_gif(gen: SplitGenerator, dec: Decomposition, k_max: int = 20, frame_
     build = buildup(gen, ctx, dec, int(k_max), with_residual=with_residual)
     height, width = dec.image.shape[-2:]
     side_w, side_h = width * int(scale), height * int(scale)
-    font, small = _font(15), _font(12)
+    font, small = pil_font(15), pil_font(12)
     gap, pad, head, foot = 12, 8, 28, 22
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     titles = [f"k = {k}, PSNR on players {p:.1f} dB" for k, p in zip(build.ks, build.player_psnr)]

@@ -51,10 +51,13 @@ autograd each chunk allocates its own block, as out= ops are not differentiable.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "num_players",
@@ -63,6 +66,7 @@ __all__ = [
     "partial_reconstruction",
     "and_interactions",
     "reconstruct_from_and",
+    "subset_sums",
     "or_interactions_bruteforce",
     "reconstruct_from_or_bruteforce",
     "and_interactions_bruteforce",
@@ -103,12 +107,26 @@ def _mobius_(buf: Tensor, n: int) -> Tensor:
     return buf
 
 
-def _zeta_(buf: Tensor, n: int) -> Tensor:
-    """In place: x(T) <- Σ_{S⊆T} x(S)."""
-    x = _cube(buf, n)
+def _zeta_(buf, n: int):
+    """In place: x(T) <- Σ_{S⊆T} x(S). `buf` is a contiguous tensor or numpy array."""
+    x = _cube(buf, n) if isinstance(buf, Tensor) else buf.reshape([2] * n + list(buf.shape[1:]))
     for a in range(n):
-        x.select(a, 1).add_(x.select(a, 0))
+        hi = x[(slice(None),) * a + (1,)]          # a view in both libraries: += writes into buf
+        hi += x[(slice(None),) * a + (0,)]
     return buf
+
+
+def subset_sums(x: "np.ndarray") -> "np.ndarray":
+    """Z(T) = Σ_{S⊆T} x(S) over axis 0 (2**n rows, canonical order), on a copy of a numpy array.
+    numpy on purpose (the explorer's live additivity error, method.mixer): these small ops run
+    single-threaded, so a busy machine does not stall them the way OpenMP's thread hand-offs
+    do (measured 0.4 ms against 200 ms under load)."""
+    import numpy as np
+    z = np.array(x, copy=True, order="C")
+    rows = z.shape[0]
+    if rows < 1 or rows & (rows - 1):
+        raise ValueError(f"axis 0 must hold the 2**n subsets (a power of two), got {rows} rows")
+    return _zeta_(z, rows.bit_length() - 1)
 
 
 def _superset_zeta_(buf: Tensor, n: int) -> Tensor:

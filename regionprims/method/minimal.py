@@ -79,10 +79,25 @@ def activation_bytes_per_sample(gen: SplitGenerator, ctx: SplitContext, feature:
     return max(1, saved(2) - saved(1)) + 8 * feature.numel() * feature.element_size()
 
 
+def memory_budget_mb(device: torch.device | str, memory_mb: int) -> int:
+    """The activation-memory bound of a run: `memory_mb` (the setting), raised on a CUDA device
+    to half of the GPU memory that is free when the run starts, so that big GPUs take big
+    batches (the chunk only changes how rows are batched, not their results)."""
+    device = torch.device(device)
+    if device.type == "cuda" and torch.cuda.is_available():
+        free, _total = torch.cuda.mem_get_info(device)
+        return max(int(memory_mb), int(free // 2 ** 21))
+    return int(memory_mb)
+
+
+def chunk_for(bytes_per_sample: int, memory_mb: int, most: int = 512) -> int:
+    """Subsets per batch whose activations fit in memory_mb."""
+    return int(max(1, min(most, memory_mb * 2 ** 20 // max(1, bytes_per_sample))))
+
+
 def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_mb: int, most: int = 512) -> int:
     """Subsets per batch so that the optimisation's activations stay under memory_mb."""
-    per = activation_bytes_per_sample(gen, ctx, feature)
-    return int(max(1, min(most, memory_mb * 2 ** 20 // per)))
+    return chunk_for(activation_bytes_per_sample(gen, ctx, feature), memory_mb, most)
 
 
 def masked_mse(images: Tensor, target: Tensor, masks: Tensor, per_pixels: float | None = None) -> Tensor:
@@ -116,7 +131,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     steps_used = torch.zeros(k_all, dtype=torch.long)
     mask_mean = torch.zeros(k_all, device=device)
     recon = torch.zeros(k_all, device=device)
-    chunk_size = settings.chunk or auto_chunk(gen, ctx, feature, settings.memory_mb)
+    chunk_size = settings.chunk or auto_chunk(gen, ctx, feature, memory_budget_mb(device, settings.memory_mb))
     chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
     n = subsets.shape[1]
     warm = settings.init == "singletons"

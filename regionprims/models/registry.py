@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from regionprims.errors import UserError
 from regionprims.models.base import SplitGenerator
 
 MODEL_NAMES = ("demo", "biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+DEFAULT_TRUNCATION = {"demo": 1.0, "biggan-deep": 0.4}    # per kind; the pipeline's default too
 
 _LOCK = threading.Lock()
 _LOADED: dict[tuple[str, str], SplitGenerator] = {}
@@ -129,3 +131,27 @@ def how_to_get_weights(name: str) -> str:
         from regionprims.models import biggan
         return biggan.how_to_get_weights(text)
     raise UserError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
+
+
+def class_names(model: str) -> tuple[str, ...]:
+    """Class names of a registry model, without loading it (the demo's scenes, else ImageNet's)."""
+    if model == "demo":
+        from regionprims.models.demo.scenes import DEMO_CLASSES
+        return tuple(DEMO_CLASSES)
+    from regionprims.models.classes import imagenet_class_names
+    return imagenet_class_names()
+
+
+@lru_cache(maxsize=8)
+def _model_info(model: str) -> dict[str, Any]:
+    for info in list_models():
+        if info["name"] == model:
+            return info
+    raise UserError(f"unknown model '{model}'")
+
+
+def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
+    """(default truncation, default split, split points) of a registry model, without loading it."""
+    info = _model_info(model)
+    kind = info.get("kind", "demo")
+    return DEFAULT_TRUNCATION.get(kind, 1.0), info["default_split"], tuple(info["split_points"])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from regionprims.method.regions import MAX_PLAYERS, parse_layout, subset_label
-from regionprims.view import DIFF_VMAX, R_MAX, R_MIN, W_MAX, W_MIN, preset
+from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, preset
+from regionprims.pictures import DIFF_VMAX, card_png, frame_pngs, grid_overlay, png_bytes, scale_for, still_png, upscale
 from regionprims.ui import charts, resources, state
 from regionprims.ui.state import Current
 
@@ -100,10 +101,10 @@ def mix_view(cur: Current) -> None:
     """Original | baseline | current mix | difference, and the live metrics of the mix."""
     mx = resources.mixer(cur.key, cur.gen, cur.dec)
     frame = mx.frame(state.view())
-    mix_png, diff_png = mx.frame_pngs(frame)
+    mix_png, diff_png = frame_pngs(mx, frame)
     cols = st.container(key="px_view").columns(4, gap="small")
-    cols[0].image(mx.still("original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
-    cols[1].image(mx.still("baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
+    cols[0].image(still_png(mx, "original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
+    cols[1].image(still_png(mx, "baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
     cols[3].image(diff_png, caption=f"|mix − x| per pixel: dark 0 → bright ≥ {DIFF_VMAX:g}", width="stretch",
                   output_format="PNG")
@@ -172,7 +173,7 @@ def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
     lay = mx.dec.spec.layout
     ss = st.session_state
     share = float(mx.norms[row]) / total if total > 0 else 0.0
-    st.image(mx.card(row), width="stretch", output_format="PNG")
+    st.image(card_png(mx, row), width="stretch", output_format="PNG")
     st.markdown(f"**#{rank + 1} {subset_label(row, lay.players)}** · {100 * share:.1f} % of strength")
     ss[f"on_{row}"] = view.is_on(row)
     ss[f"solo_{row}"] = row in view.solo
@@ -200,7 +201,6 @@ def buildup(cur: Current) -> None:
     b = mx.buildup(k_max, with_res)
     k = c3.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
     left, right = st.container(key="px_build").columns([1, 2], gap="large")
-    from regionprims.view import grid_overlay, png_bytes, scale_for, upscale
     from regionprims.method.render import to_rgb
     lay = mx.dec.spec.layout
     f = scale_for(mx.dec.image.shape[-1])

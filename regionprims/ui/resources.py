@@ -9,7 +9,8 @@ from regionprims.errors import UserError
 from regionprims.models import registry
 from regionprims.method.regions import parse_layout
 from regionprims.method.specs import OptimSettings
-from regionprims.view import Mixer, grid_overlay, png_bytes, scale_for, upscale
+from regionprims.method.mixer import Mixer
+from regionprims.pictures import grid_overlay, png_bytes, scale_for, upscale
 
 
 def generator(model: str):

@@ -2,6 +2,7 @@
 on the Explore page), start/cancel the decomposition job, and find out whether a result exists."""
 from __future__ import annotations
 
+import logging
 import random
 
 import streamlit as st
@@ -9,17 +10,18 @@ import streamlit as st
 from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.pipeline import MAX_SEED, decomposition_key
-from regionprims.view import model_class_names, model_defaults
+from regionprims.models.registry import class_names, model_defaults
 from regionprims.ui import resources, state
 from regionprims.ui.state import Current
 
 POLL_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 def _on_model() -> None:
     ss = st.session_state
     t_def, s_def, _ = model_defaults(ss[state.MODEL])
-    n_classes = len(model_class_names(ss[state.MODEL]))
+    n_classes = len(class_names(ss[state.MODEL]))
     if ss.get(state.CLASS, 0) >= n_classes:
         ss[state.CLASS] = 0
     ss[state.TRUNC] = float(t_def)
@@ -54,7 +56,7 @@ def choose() -> None:
     if not info["weights_present"]:
         from regionprims.models.registry import how_to_get_weights
         st.caption(f":orange[Weights not found.] {how_to_get_weights(info['name'])}")
-    names = model_class_names(ss[state.MODEL])
+    names = class_names(ss[state.MODEL])
     st.selectbox("Class", range(len(names)), key=state.CLASS, format_func=lambda i: f"{names[i]} ({i})",
                  help="Type to search by name.")
     c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
@@ -133,9 +135,51 @@ def job_panel(cur: Current) -> None:
     elif job is not None and job.state == jobs.CANCELLED:
         st.info("The decomposition was cancelled.")
     n = cur.spec.layout.n
-    st.button(f"Decompose ({2 ** n} subsets)", type="primary", on_click=_start, args=(cur,),
+    est = _estimate(cur)
+    if est is not None and st.session_state.get(state.CONFIRM) == cur.key:
+        _confirm(cur, est)
+        return
+    st.button(f"Decompose ({2 ** n} subsets)", type="primary", on_click=_request, args=(cur, est),
               key="decompose", width="stretch")
-    st.caption(f"Runs in the background on {cur.gen.device}; the page stays usable.")
+    expected = f"Expected time: {est.text()}. " if est is not None else ""
+    st.caption(f"{expected}Runs in the background on {cur.gen.device}; the page stays usable.")
+
+
+def _estimate(cur: Current):
+    """The expected time of the current selection (a short probe, measured once per model,
+    split and device); None when it cannot be measured (the button still works)."""
+    from regionprims.estimate import estimate
+    try:
+        with st.spinner("Measuring the cost on this device…"):
+            return estimate(cur.gen, cur.spec, jobs.result_cache())
+    except Exception:   # noqa: BLE001 - an estimate must never block a decomposition
+        log.exception("cost probe failed")
+        return None
+
+
+def _request(cur: Current, est) -> None:
+    """Start at once, or first ask when the job is expected to take longer than the threshold."""
+    if est is not None and est.needs_confirmation:
+        st.session_state[state.CONFIRM] = cur.key
+    else:
+        _start(cur)
+
+
+def _confirm(cur: Current, est) -> None:
+    st.warning(f"This decomposition ({2 ** cur.spec.layout.n} subsets) is expected to take {est.text()}. "
+               "Start it?", icon=":material/schedule:")
+    c1, c2 = st.columns(2)
+    c1.button("Start", type="primary", on_click=_confirmed, args=(cur,), key="confirm_start", width="stretch")
+    c2.button("Not now", on_click=_unconfirm, key="confirm_cancel", width="stretch")
+
+
+def _confirmed(cur: Current) -> None:
+    _unconfirm()
+    _start(cur)
+
+
+def _unconfirm() -> None:
+    st.session_state.pop(state.CONFIRM, None)
 
 
 @st.fragment(run_every=POLL_SECONDS)

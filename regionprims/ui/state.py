@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from regionprims.method.specs import OptimSettings
-from regionprims.view import AppState, ViewState, decode_state, encode_state, model_defaults
+from regionprims.method.mixer import ViewState
+from regionprims.models.registry import model_defaults
+from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
 # widget keys (the sidebar's widgets live on every page, so their values persist)
 MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (
@@ -19,6 +21,7 @@ VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING:
 URL_ERRORS = "url_errors"
 FROM_URL = "from_url"          # the session was opened with state in its URL
 AUTO_STARTED = "auto_started"
+CONFIRM = "confirm_for"        # decomposition key whose long expected time awaits a confirmation
 OWNER = "owner"
 CURRENT = "current"
 PENDING = "<from-url>"

@@ -1,0 +1,227 @@
+"""Cost before commitment: how long a decomposition will take on this device, said before it starts.
+
+A short probe times the unit of work of the minimal-feature optimisation on the real generator
+(one Adam step's tail forward + backward, at batch 1 and at a larger batch, so that a call costs
+`fixed + batch * per_sample`), a forward-only tail call and a head call. The probe is cached per
+model identity, split, device and thread count (in this process, and in the result cache when
+one is given). `estimate_seconds(spec, cost)` then counts the calls a decomposition makes, the
+way `method.minimal` makes them:
+
+    baseline:      M head passes                       (M = baseline codes)
+    warm start:    warm_steps steps of the n single-player masks (batch n)
+    optimisation:  steps x every chunk of the 2^n - 1 subsets (batch = chunk, from the memory bound)
+    fit + metrics: one forward of every subset, plus ~TOP + 2 renders (all subsets when ranked by effect)
+
+This module is orchestration (it may use the store); the CLI prints its estimate before a job, the
+explorer shows it by the Decompose button and asks for a confirmation above CONFIRM_SECONDS.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+
+from regionprims.method.metrics import TOP
+from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb
+from regionprims.method.specs import DecompositionSpec, stable_hash
+from regionprims.models.base import SplitGenerator
+
+CONFIRM_SECONDS = 120.0          # the explorer asks before starting a job expected to take longer
+PROBE_BUDGET_S = 0.5             # target length of the larger timed batch of the probe
+HEAD_BATCH = 16                  # compute_baseline's batch
+MOST_BATCH = 512                 # the largest batch the probe times (= the largest chunk)
+RENDER_BATCH = 64                # render.render_features' batch
+
+
+@dataclass(frozen=True)
+class TailCost:
+    """Measured seconds on one device: `steps` holds (batch, seconds of one optimisation step of
+    that batch) at batch 1, 2, 4, ... up to the first that took longer than the probe budget."""
+
+    steps: tuple[tuple[int, float], ...]
+    forward_per_sample: float
+    head_per_sample: float
+    bytes_per_sample: int        # activation memory of one more sample (sets the automatic chunk)
+    device: str
+    probe_seconds: float         # how long the probe itself took
+
+    def step(self, batch: int) -> float:
+        """Seconds of one step of `batch` samples: interpolated between the measured batches;
+        beyond the largest, its time plus the marginal per-sample cost of the last doubling
+        (at least half the average per-sample cost there, so that noise cannot make it free)."""
+        pts = sorted(self.steps)
+        if batch <= pts[0][0]:
+            return pts[0][1] * batch / pts[0][0]
+        for (b0, t0), (b1, t1) in zip(pts, pts[1:]):
+            if batch <= b1:
+                return t0 + (t1 - t0) * (batch - b0) / (b1 - b0)
+        b_last, t_last = pts[-1]
+        average = t_last / b_last
+        marginal = (t_last - pts[-2][1]) / (b_last - pts[-2][0]) if len(pts) > 1 else average
+        return t_last + (batch - b_last) * max(marginal, 0.5 * average)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Expected seconds of a decomposition, and of its parts."""
+
+    seconds: float
+    parts: dict
+    device: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.seconds > CONFIRM_SECONDS
+
+    def text(self) -> str:
+        return f"about {format_seconds(self.seconds)} on {self.device}"
+
+
+def format_seconds(seconds: float) -> str:
+    """'4 s', '95 s', '16 min', '1.5 h' (rounded; an estimate has no more precision)."""
+    if seconds < 100:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+# --------------------------------------------------------------------------------------------
+# The probe
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn: Callable[[int], None], batch: int, device: torch.device) -> float:
+    _sync(device)
+    t = time.perf_counter()
+    fn(batch)
+    _sync(device)
+    return time.perf_counter() - t
+
+
+def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUDGET_S) -> TailCost:
+    """Time the tail at `split` on the generator's device: one warm-up step, then steps of batch
+    1, 2, 4, ... until one takes longer than `budget_s` (the cheap ones three times, keeping the
+    fastest): about 3 x budget_s in all on a fast device, two single-sample steps on a slow one."""
+    start = time.perf_counter()
+    device = torch.device(gen.device)
+    t = 0.5
+    z = gen.sample_z(0, t, 1)
+    with torch.no_grad():
+        feature, ctx = gen.head(z, 0, t, split)
+    f = feature[0]
+    delta = torch.randn_like(f) * f.std().clamp_min(1e-3)
+    c, h, w = f.shape
+
+    def step(b: int) -> None:                      # one Adam step's autograd work (minimal._adam_masks)
+        a = torch.zeros(b, 1, h, w, device=device, requires_grad=True)
+        images = gen.tail(f + torch.sigmoid(a) * delta, ctx)
+        loss = images.square().mean((1, 2, 3)).sum() + a.mean()
+        torch.autograd.grad(loss, a)
+
+    @torch.no_grad()
+    def forward(b: int) -> None:
+        gen.tail(f.expand(b, c, h, w), ctx)
+
+    @torch.no_grad()
+    def head(b: int) -> None:
+        gen.head(gen.sample_z(1, t, b), 0, t, split)
+
+    _timed(step, 1, device)                        # warm-up (allocation, kernel choice)
+    steps: list[tuple[int, float]] = []
+    b = 1
+    while True:
+        took = _timed(step, b, device)
+        if took < budget_s / 4:                    # cheap: the best of three (a shared CPU is noisy)
+            took = min(took, _timed(step, b, device), _timed(step, b, device))
+        steps.append((b, took))
+        if took > budget_s or b >= MOST_BATCH:
+            break
+        b *= 2
+    bf = min(b, RENDER_BATCH)
+    fwd = _timed(forward, bf, device) / bf
+    hd = _timed(head, HEAD_BATCH, device) / HEAD_BATCH
+    nbytes = activation_bytes_per_sample(gen, ctx, f)
+    return TailCost(steps=tuple(steps), forward_per_sample=fwd, head_per_sample=hd, bytes_per_sample=int(nbytes),
+                    device=str(device), probe_seconds=time.perf_counter() - start)
+
+
+_COSTS: dict[str, TailCost] = {}
+_LOCK = threading.Lock()
+
+
+def cost_key(gen: SplitGenerator, split: str) -> str:
+    precision = getattr(gen, "precision", "fp32")
+    return stable_hash(["tailcost/v1", gen.identity, split, str(gen.device), precision, torch.get_num_threads()])
+
+
+def tail_cost(gen: SplitGenerator, split: str, cache=None) -> TailCost:
+    """The probe of (model, split, device), measured once per process (and kept in `cache`, a
+    store.cache.ResultCache, when given, so that the next CLI run need not measure again)."""
+    key = cost_key(gen, split)
+    with _LOCK:
+        if key in _COSTS:
+            return _COSTS[key]
+    if cache is None:
+        cost = probe_tail_cost(gen, split)
+    else:
+        from regionprims.store.cache import cache_key
+        cost, _hit = cache.get_or_compute(cache_key("tailcost", key), lambda: probe_tail_cost(gen, split),
+                                          lambda v: json.dumps(asdict(v)).encode(),
+                                          _decode_cost)
+    with _LOCK:
+        _COSTS[key] = cost
+    return cost
+
+
+def _decode_cost(data: bytes) -> TailCost:
+    d = json.loads(data.decode())
+    d["steps"] = tuple((int(b), float(t)) for b, t in d["steps"])
+    return TailCost(**d)
+
+
+def forget_costs() -> None:
+    """Drop the in-process probes (tests)."""
+    with _LOCK:
+        _COSTS.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Counting the work
+
+
+def chunk_sizes(rows: int, chunk: int) -> list[int]:
+    """Batch sizes of the optimisation: `rows` subsets in chunks of `chunk`."""
+    full, rest = divmod(rows, chunk)
+    return [chunk] * full + ([rest] if rest else [])
+
+
+def estimate_seconds(spec: DecompositionSpec, cost: TailCost) -> Estimate:
+    """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost."""
+    s = spec.settings
+    n = spec.layout.n
+    rows = 2 ** n - 1
+    chunk = s.chunk or chunk_for(cost.bytes_per_sample, memory_budget_mb(cost.device, s.memory_mb))
+    sizes = chunk_sizes(rows, chunk)
+    warm = s.warm_steps * cost.step(n) if s.init == "singletons" and s.warm_steps > 0 else 0.0
+    optimisation = s.steps * sum(cost.step(b) for b in sizes)
+    renders = rows + 1 + min(TOP, rows) + 2 + (rows if spec.rank_by == "effect" else 0)
+    parts = {"baseline": (s.baseline_codes + 1) * cost.head_per_sample,
+             "warm_start": warm, "optimisation": optimisation,
+             "renders": renders * cost.forward_per_sample,
+             "chunk": chunk, "sample_steps": n * s.warm_steps + rows * s.steps}
+    seconds = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps"))
+    return Estimate(seconds=float(seconds), parts=parts, device=cost.device)
+
+
+def estimate(gen: SplitGenerator, spec: DecompositionSpec, cache=None) -> Estimate:
+    """Probe (or reuse the probe of) the spec's model, split and device, and estimate."""
+    return estimate_seconds(spec, tail_cost(gen, spec.split, cache))

@@ -1,0 +1,269 @@
+"""The explorer's whole state in a shareable URL, without Streamlit: `AppState` (model, image,
+players, settings and the mixer's ViewState), `encode_state` (only non-default values are
+written) and `decode_state` (every malformed value is reported, one message each, and replaced
+by its default; never raises). ui.state syncs it with the browser's query parameters.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Mapping
+
+from regionprims.errors import UserError
+from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState
+from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
+from regionprims.models.classes import resolve_class
+from regionprims.models.registry import MODEL_NAMES, class_names, model_defaults
+from regionprims.validation import MAX_SEED
+
+@dataclass(frozen=True)
+class AppState:
+    """Everything a shared URL holds. None means 'the model's default'."""
+
+    model: str = "demo"
+    class_id: int = 0
+    seed: int = 0
+    truncation: float | None = None
+    split: str | None = None
+    layout: str = "3x3"
+    players: tuple[int, ...] | None = None
+    steps: int | None = None
+    codes: int | None = None
+    view: ViewState = field(default_factory=ViewState)
+
+    def n_players(self) -> int:
+        if self.players is not None:
+            return len(self.players)
+        try:
+            lay = parse_layout(self.layout, None, force=True)
+        except UserError:
+            return 0
+        return lay.n if lay.players else PAPER_PLAYERS
+
+
+PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "steps", "codes",
+          "w", "off", "solo", "r")
+_IGNORED = ("embed", "embed_options")
+
+
+def _fmt_num(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _encode_rows(rows: Iterable[int], n: int) -> str:
+    """Shortest of: '3,7,9' (the rows), 'x3,7' (every row but these), 'b<base64url bitmask>'."""
+    rows = sorted(set(rows))
+    everything = set(range(1, 2 ** n))
+    listed = ",".join(map(str, rows))
+    others = "x" + ",".join(map(str, sorted(everything - set(rows))))
+    bits = bytearray((2 ** n + 7) // 8)
+    for r in rows:
+        bits[r // 8] |= 1 << (r % 8)
+    mask = "b" + base64.urlsafe_b64encode(bytes(bits)).decode().rstrip("=")
+    return min((listed, others, mask), key=len)
+
+
+def _decode_rows(text: str, n: int, name: str, errors: list[str]) -> frozenset:
+    rows_all = set(range(1, 2 ** n))
+    text = text.strip()
+    try:
+        if text.startswith("b"):
+            raw = text[1:]
+            data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            if len(data) != (2 ** n + 7) // 8:
+                raise ValueError("wrong length")
+            rows = {i for i in range(2 ** n) if data[i // 8] >> (i % 8) & 1}
+        else:
+            neg = text.startswith("x")
+            body = text[1:] if neg else text
+            rows = {int(t) for t in body.split(",") if t.strip() != ""}
+    except (ValueError, binascii.Error):
+        errors.append(f"{name}='{text}' is not a list of component rows; ignored")
+        return frozenset()
+    bad = sorted(rows - rows_all)
+    if bad:
+        errors.append(f"{name}: component row {bad[0]} is outside 1..{2 ** n - 1} for {n} players; ignored")
+        return frozenset()
+    if not text.startswith("b") and text.startswith("x"):
+        rows = rows_all - rows
+    return frozenset(rows)
+
+
+def encode_state(state: AppState) -> dict[str, str]:
+    """Query parameters of a state: only what differs from the defaults."""
+    out: dict[str, str] = {}
+    d = AppState()
+    if state.model != d.model:
+        out["model"] = state.model
+    names = class_names(state.model)
+    if state.class_id != 0:
+        simple = len(names) <= 50 and re.fullmatch(r"[a-z0-9_-]+", names[state.class_id] or "")
+        out["cls"] = names[state.class_id] if simple else str(state.class_id)
+    if state.seed != d.seed:
+        out["seed"] = str(state.seed)
+    t_def, s_def, _ = model_defaults(state.model)
+    if state.truncation is not None and state.truncation != t_def:
+        out["trunc"] = _fmt_num(state.truncation)
+    if state.split is not None and state.split != s_def:
+        out["split"] = state.split
+    if state.layout != d.layout:
+        out["layout"] = state.layout
+    if state.players is not None:
+        out["players"] = ",".join(map(str, state.players))
+    if state.steps is not None:
+        out["steps"] = str(state.steps)
+    if state.codes is not None:
+        out["codes"] = str(state.codes)
+    v, n = state.view, state.n_players()
+    if v.weights:
+        out["w"] = ",".join(f"{r}:{_fmt_num(w)}" for r, w in sorted(v.weights.items()))
+    if v.off and n:
+        out["off"] = _encode_rows(v.off, n)
+    if v.solo and n:
+        out["solo"] = _encode_rows(v.solo, n)
+    if v.residual != 1.0:
+        out["r"] = _fmt_num(v.residual)
+    return out
+
+
+def _one(params: Mapping, key: str) -> str | None:
+    value = params.get(key)
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else None
+    return None if value is None else str(value)
+
+
+def _number(text: str, name: str, lo: float, hi: float, errors: list[str]) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        errors.append(f"{name}='{text}' is not a number; using the default")
+        return None
+    if not math.isfinite(v) or not lo <= v <= hi:
+        errors.append(f"{name}={text} is outside [{_fmt_num(lo)}, {_fmt_num(hi)}]; using the default")
+        return None
+    return v
+
+
+def _integer(text: str, name: str, lo: int, hi: int, errors: list[str]) -> int | None:
+    if not re.fullmatch(r"\s*\d+\s*", text):
+        errors.append(f"{name}='{text}' is not a whole number; using the default")
+        return None
+    v = int(text)
+    if not lo <= v <= hi:
+        errors.append(f"{name}={v} is outside {lo}..{hi}; using the default")
+        return None
+    return v
+
+
+def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
+    """AppState from query parameters (str or list of str values). Never raises: each malformed
+    value gives one message and its default."""
+    errors: list[str] = []
+    kw: dict = {}
+    for key in params:
+        if key not in PARAMS and key not in _IGNORED:
+            errors.append(f"unknown parameter '{key}' ignored")
+
+    model = _one(params, "model")
+    if model is not None:
+        if model.strip().lower() in MODEL_NAMES:
+            kw["model"] = model.strip().lower()
+        else:
+            errors.append(f"model='{model}' is unknown (known: {', '.join(MODEL_NAMES)}); using demo")
+    mdl = kw.get("model", "demo")
+    names = class_names(mdl)
+    t_def, s_def, splits = model_defaults(mdl)
+
+    cls = _one(params, "cls")
+    if cls is not None:
+        try:
+            kw["class_id"] = resolve_class(cls, names)
+        except UserError as exc:
+            errors.append(f"cls: {exc}; using {names[0]}")
+    seed = _one(params, "seed")
+    if seed is not None:
+        v = _integer(seed, "seed", 0, MAX_SEED, errors)
+        if v is not None:
+            kw["seed"] = v
+    trunc = _one(params, "trunc")
+    if trunc is not None:
+        v = _number(trunc, "trunc", 0.0, 1.0, errors)
+        if v is not None and v == 0.0:
+            errors.append("trunc=0 is outside (0, 1]; using the default")
+        elif v is not None:
+            kw["truncation"] = v
+    split = _one(params, "split")
+    if split is not None:
+        if split in splits:
+            kw["split"] = split
+        else:
+            errors.append(f"split='{split}' is not a split point of {mdl} ({', '.join(splits)}); using {s_def}")
+    layout = _one(params, "layout")
+    if layout is not None:
+        try:
+            kw["layout"] = parse_layout(layout, None, force=True).name
+        except UserError as exc:
+            errors.append(f"layout: {exc}; using 3x3")
+    players = _one(params, "players")
+    if players is not None:
+        try:
+            chosen = parse_players(players)
+            lay = parse_layout(kw.get("layout", "3x3"), chosen)
+            kw["players"] = lay.players
+        except UserError as exc:
+            errors.append(f"players: {exc}; using the layout's default players")
+    if "players" not in kw and kw.get("layout", "3x3") != "paper":
+        try:
+            parse_layout(kw.get("layout", "3x3"))
+        except UserError as exc:
+            errors.append(f"layout: {exc}; using 3x3")
+            kw.pop("layout", None)
+    steps = _one(params, "steps")
+    if steps is not None:
+        v = _integer(steps, "steps", 1, 100_000, errors)
+        if v is not None:
+            kw["steps"] = v
+    codes = _one(params, "codes")
+    if codes is not None:
+        v = _integer(codes, "codes", 1, 4096, errors)
+        if v is not None:
+            kw["codes"] = v
+
+    n = AppState(**kw).n_players()
+    view = ViewState()
+    w = _one(params, "w")
+    if w is not None:
+        weights: dict[int, float] = {}
+        for item in w.split(","):
+            if not item.strip():
+                continue
+            m = re.fullmatch(r"\s*(\d+):([-+0-9.eE]+)\s*", item)
+            if not m:
+                errors.append(f"w: '{item}' is not row:weight; ignored")
+                continue
+            row = int(m.group(1))
+            if not 1 <= row < 2 ** n:
+                errors.append(f"w: component row {row} is outside 1..{2 ** n - 1} for {n} players; ignored")
+                continue
+            val = _number(m.group(2), f"w[{row}]", W_MIN, W_MAX, errors)
+            if val is not None and val != 1.0:
+                weights[row] = val
+        view = replace(view, weights=weights)
+    for name in ("off", "solo"):
+        text = _one(params, name)
+        if text is not None and text.strip():
+            view = replace(view, **{name: _decode_rows(text, n, name, errors)})
+    r = _one(params, "r")
+    if r is not None:
+        v = _number(r, "r", R_MIN, R_MAX, errors)
+        if v is not None:
+            view = replace(view, residual=v)
+    if "truncation" in kw and kw["truncation"] == t_def:
+        kw.pop("truncation")
+    if "split" in kw and kw["split"] == s_def:
+        kw.pop("split")
+    return AppState(**kw, view=view), errors

@@ -1,0 +1,120 @@
+"""Cost before commitment (regionprims.estimate): the measured probe, the counting of the work, and
+the estimate against the actual time of the same decomposition, measured side by side, on the demo
+generator (3x3, default settings) and on a small random BigGAN-deep read through the real loader."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from regionprims import cli, estimate as E
+from regionprims.method.specs import OptimSettings
+from regionprims.models.registry import load_generator
+from regionprims.pipeline import decompose, make_spec
+
+
+@pytest.fixture
+def one_thread():
+    """Both sides of the comparison on one thread: on a shared, oversubscribed CPU two threads
+    make small batches erratically slow, and the probe times small batches."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    E.forget_costs()
+    yield
+    torch.set_num_threads(before)
+    E.forget_costs()
+
+
+def _ratio(gen, spec) -> tuple[float, float, float]:
+    est = E.estimate(gen, spec).seconds
+    t = time.perf_counter()
+    decompose(gen, spec, cache=None)
+    actual = time.perf_counter() - t
+    return est / actual, est, actual
+
+
+@pytest.mark.slow
+def test_estimate_within_factor_two_on_the_demo(one_thread):
+    gen = load_generator("demo", "cpu")
+    spec = make_spec(gen, 0, 1, layout="3x3")
+    ratio, est, actual = _ratio(gen, spec)
+    assert 0.5 <= ratio <= 2.0, f"estimated {est:.1f} s, took {actual:.1f} s"
+
+
+@pytest.mark.slow
+def test_estimate_within_factor_two_on_a_random_biggan(one_thread, tmp_path):
+    from test_biggan import _tiny_biggan, _write
+    model, cfg = _tiny_biggan()
+    gen = load_generator(str(_write(tmp_path / "biggan", cfg, model.state_dict())), "cpu")
+    spec = make_spec(gen, 3, 1, layout="2x2")
+    ratio, est, actual = _ratio(gen, spec)
+    assert 0.5 <= ratio <= 2.0, f"estimated {est:.1f} s, took {actual:.1f} s"
+
+
+def _cost(steps, device="cpu", nbytes=1 << 20) -> E.TailCost:
+    return E.TailCost(steps=tuple(steps), forward_per_sample=0.0, head_per_sample=0.0, bytes_per_sample=nbytes,
+                      device=device, probe_seconds=0.0)
+
+
+def test_step_cost_interpolates_and_extrapolates():
+    cost = _cost([(1, 1.0), (2, 1.5), (4, 2.0)])
+    assert cost.step(1) == 1.0 and cost.step(3) == pytest.approx(1.75)
+    assert cost.step(8) == pytest.approx(2.0 + 4 * 0.25)           # marginal cost of the last doubling
+    flat = _cost([(1, 1.0), (2, 1.0)])                                 # no marginal cost measured:
+    assert flat.step(4) == pytest.approx(1.0 + 2 * 0.25)              # at least half the average
+    assert _cost([(1, 2.0)]).step(5) == pytest.approx(10.0)            # one point: linear
+
+
+def test_estimate_counts_the_calls_of_a_decomposition(tiny_gen):
+    """Every step costs 1 s: seconds = warm_steps (one batch of n players) + steps x chunks."""
+    settings = OptimSettings(steps=7, warm_steps=11, chunk=4, baseline_codes=8)
+    spec = make_spec(tiny_gen, 0, 1, layout="2x2", settings=settings)
+    cost = _cost([(1, 1.0), (512, 1.0)])
+    est = E.estimate_seconds(spec, cost)
+    assert est.parts["warm_start"] == pytest.approx(11.0)
+    assert est.parts["optimisation"] == pytest.approx(7 * 4)          # 15 subsets in chunks of 4
+    assert est.seconds == pytest.approx(11 + 28)
+    assert E.chunk_sizes(15, 4) == [4, 4, 4, 3] and E.chunk_sizes(8, 4) == [4, 4]
+    # the automatic chunk comes from the measured memory per sample, as in method.minimal
+    auto = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=OptimSettings(memory_mb=64)),
+                              _cost([(1, 1.0)], nbytes=16 << 20))
+    assert auto.parts["chunk"] == 4
+
+
+def test_confirmation_threshold_and_wording():
+    short = E.Estimate(seconds=30.0, parts={}, device="cpu")
+    long = E.Estimate(seconds=16 * 60.0, parts={}, device="cpu")
+    assert not short.needs_confirmation and long.needs_confirmation
+    assert long.text() == "about 16 min on cpu" and E.format_seconds(4.2) == "4 s"
+
+
+def test_probe_measured_once_per_model_split_device(tiny_gen, monkeypatch, tmp_path):
+    from regionprims.store.cache import ResultCache
+    calls = []
+    real = E.probe_tail_cost
+    monkeypatch.setattr(E, "probe_tail_cost", lambda gen, split, **k: calls.append(split) or real(gen, split, **k))
+    E.forget_costs()
+    cache = ResultCache(tmp_path / "cache")
+    split = tiny_gen.default_split
+    first = E.tail_cost(tiny_gen, split, cache)
+    assert E.tail_cost(tiny_gen, split, cache) is first and len(calls) == 1
+    E.forget_costs()                                   # a new process: the disk cache has it
+    assert E.tail_cost(tiny_gen, split, cache) == first and len(calls) == 1
+    assert [b for b, _ in first.steps][:2] == [1, 2] and first.bytes_per_sample > 0
+    E.forget_costs()
+
+
+def test_cli_states_the_estimate_before_a_decomposition(monkeypatch, tiny_gen, capsys):
+    import regionprims.models.registry as registry
+    monkeypatch.setattr(registry, "load_generator", lambda name="demo", device=None: tiny_gen)
+    argv = ["decompose", "--class", "1", "--seed", "2", "--layout", "2x2", "--steps", "2", "--baseline-codes", "4",
+            "--json"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    first = err.splitlines()[0]
+    assert first.startswith("estimated time: about ") and " on cpu (16 subsets" in first
+    assert cli.main(argv) == 0                         # cached: nothing to estimate
+    assert "estimated time" not in capsys.readouterr().err
+    assert cli.main(argv[:-1] + ["--seed", "3", "--quiet", "--json"]) == 0
+    assert capsys.readouterr().err == ""

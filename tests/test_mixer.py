@@ -1,0 +1,118 @@
+"""The mixer without Streamlit (method.mixer): the state and its presets, the live composite,
+metrics and stills."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from regionprims import pipeline
+from regionprims.errors import UserError
+from regionprims.method import metrics as M
+from regionprims.method.mixer import Mixer, ViewState, composite, preset
+from regionprims.method.specs import OptimSettings
+from regionprims.pictures import card_png, frame_pngs, still_png
+
+SMALL = OptimSettings(steps=3, baseline_codes=4)
+
+
+@pytest.fixture(scope="module")
+def tiny_dec():
+    from tiny_generator import TinyGenerator
+    gen = TinyGenerator(seed=0)
+    spec = pipeline.make_spec(gen, 1, 5, layout="2x2", settings=SMALL)
+    dec, _ = pipeline.decompose(gen, spec)
+    ctx = pipeline.image_and_feature(gen, spec)[3]
+    return gen, dec, ctx
+
+
+# ------------------------------------------------------------------------------ state + presets
+
+def test_effective_weights_mute_and_solo():
+    v = ViewState().with_weight(3, 0.5).mute(5)
+    w = v.effective(8)
+    assert w.tolist() == [0, 1, 1, 0.5, 1, 0, 1, 1]
+    s = v.with_solo(3, True).with_solo(5, True)
+    assert s.effective(8).tolist() == [0, 0, 0, 0.5, 0, 0, 0, 0]     # muted beats solo
+    assert s.with_solo(3, False).with_solo(5, False).effective(8).tolist() == w.tolist()
+    assert ViewState().with_weight(2, 7).weight(2) == 2.0              # clamped to the slider range
+    assert ViewState().with_weight(2, 1.0).is_default()
+
+
+def test_presets(tiny_dec):
+    _, dec, _ = tiny_dec
+    n, rows = dec.n, dec.components.shape[0]
+    base = ViewState(residual=0.3).with_weight(1, 2.0)
+    assert preset(base, "all", n).effective(rows)[1:].eq(1).all()
+    assert preset(base, "all", n).residual == 0.3
+    assert preset(base, "none", n).effective(rows).eq(0).all()
+    top = preset(base, "top-k", n, dec.ranking, k=3).effective(rows)
+    assert sorted(torch.nonzero(top).squeeze(1).tolist()) == sorted(dec.ranking[:3])
+    only = preset(base, "only-region", n, region=2).effective(rows)
+    but = preset(base, "but-region", n, region=2).effective(rows)
+    assert all(bool(only[r]) == bool(r >> 2 & 1) for r in range(1, rows))
+    assert torch.equal(only + but, torch.ones(rows).index_fill(0, torch.tensor([0]), 0))
+    with pytest.raises(UserError):
+        preset(base, "only-region", n, region=n)
+    with pytest.raises(UserError):
+        preset(base, "sideways", n)
+
+
+def test_composite_identities(tiny_dec):
+    _, dec, _ = tiny_dec
+    assert torch.allclose(composite(dec, ViewState()), dec.feature, atol=1e-5)          # completeness
+    none = preset(ViewState(residual=0.0), "none", dec.n)
+    assert torch.allclose(composite(dec, none), dec.baseline, atol=1e-6)
+    for i in range(dec.n):   # only region i rebuilds u({i}) exactly
+        only = preset(ViewState(residual=0.0), "only-region", dec.n, region=i)
+        assert torch.allclose(composite(dec, only), dec.minimal[1 << i], atol=1e-5)
+
+
+# ------------------------------------------------------------------------------ live metrics
+
+def test_live_additivity_matches_metric(tiny_dec):
+    gen, dec, ctx = tiny_dec
+    mx = Mixer(gen, dec, ctx)
+    rows = dec.components.shape[0]
+    rng = random.Random(0)
+    for _ in range(10):
+        keep = [r for r in range(1, rows) if rng.random() < 0.5]
+        w = torch.zeros(rows)
+        w[keep] = 1.0
+        assert mx.additivity(w) == pytest.approx(M.additivity_error(dec.components, dec.minimal, keep)[0],
+                                                 rel=1e-4, abs=1e-6)
+    # arbitrary weights against the definition, computed directly
+    w = torch.tensor([0.0] + [rng.uniform(-1, 2) for _ in range(rows - 1)])
+    errs = []
+    for t in range(1, rows):
+        est = dec.baseline + sum(w[s] * dec.components[s] for s in range(1, rows) if s & t)
+        errs.append(float((est - dec.minimal[t]).norm() / (dec.minimal[t] - dec.baseline).norm()))
+    assert mx.additivity(w) == pytest.approx(sum(errs) / len(errs), rel=1e-4)
+    top = torch.zeros(rows)
+    top[dec.ranking[:M.TOP]] = 1
+    assert mx.additivity(top) == pytest.approx(dec.metrics["additivity_error_top20"], abs=1e-5)
+
+
+def test_frame_metrics(tiny_dec):
+    gen, dec, ctx = tiny_dec
+    mx = Mixer(gen, dec, ctx)
+    full = mx.frame(ViewState())
+    assert full.metrics["player_psnr"] > 60 and full.metrics["strength_on"] == pytest.approx(1.0)
+    assert full.metrics["additivity_error"] == pytest.approx(0.0, abs=1e-6)
+    assert full.metrics["components_on"] == dec.components.shape[0] - 1
+    none = mx.frame(preset(ViewState(residual=0.0), "none", dec.n))
+    assert none.metrics["components_on"] == 0 and none.metrics["strength_on"] == 0
+    assert torch.allclose(none.image, mx.baseline_image, atol=1e-6)
+    assert none.rgb.shape == (12, 12, 3) and none.diff.shape == (12, 12)
+    mix, diff = frame_pngs(mx, none)
+    assert mix[:8] == b"\x89PNG\r\n\x1a\n" and diff[:8] == b"\x89PNG\r\n\x1a\n"
+    assert card_png(mx, dec.ranking[0])[:4] == b"\x89PNG" and still_png(mx, "original")[:4] == b"\x89PNG"
+    curve = mx.additivity_curve([1, 2, len(dec.ranking)])
+    assert curve[-1] == pytest.approx(0.0, abs=1e-6)
+    leak = mx.leakage(dec.ranking[:3])
+    assert ((leak >= -1e-6) & (leak <= 1 + 1e-6)).all()
+    shares = mx.patch_energy(dec.ranking[:3])
+    assert shares.shape == (3, 4) and abs(shares.sum(1) - 1).max() < 1e-5
+    b = mx.buildup(5)
+    assert b.ks == list(range(6))
