@@ -106,7 +106,7 @@ def resolve_class(text: str | int, class_names: Sequence[str],
         if len(exact) == 1:
             return exact[0]
     if exact:
-        raise UserError(f"class {raw!r} is ambiguous: {_candidates(exact, class_names)}; use the index")
+        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(exact, class_names)}; use the index")
 
     def texts(i: int) -> list[str]:
         return [names[i]] + alias[i]
@@ -120,7 +120,7 @@ def resolve_class(text: str | int, class_names: Sequence[str],
         if len(whole) == 1:
             return whole[0]
         pool = whole or sub
-        raise UserError(f"class {raw!r} is ambiguous: {_candidates(pool, class_names)}; "
+        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(pool, class_names)}; "
                         "use the index or a longer name")
 
     keyed: dict[str, int] = {}
@@ -134,7 +134,7 @@ def resolve_class(text: str | int, class_names: Sequence[str],
             ids.append(keyed[t])
     hint = f"; did you mean {_candidates(ids[:5], class_names)}?" if ids else \
         f"; give an index 0..{n - 1} or a name such as {class_names[min(1, n - 1)]!r}"
-    raise UserError(f"unknown class {raw!r}{hint}")
+    raise UserError(f"unknown class {short(raw)}{hint}")
 
 
 def _check_index(idx: int, n: int) -> int:
