@@ -35,16 +35,20 @@ def _metrics(capsys, cache_dir, *extra):
 def test_planted_pickles_never_run(use_tiny, small_spec, capsys, tmp_path):
     """A diskcache row that says 'pickle' (the old layout) and a pickle in place of an entry file."""
     import diskcache
-    from regionprims.pipeline import baseline_key, decomposition_key
+
+    from regionprims import pipeline
     from regionprims.store.cache import ResultCache
     cache_dir, marker = tmp_path / "c", tmp_path / "pwned"
+    keys = [pipeline.decomposition_key(small_spec)]
+    if hasattr(pipeline, "baseline_key"):
+        keys.append(pipeline.baseline_key(small_spec))
     legacy = diskcache.Cache(str(cache_dir / "data"))
-    for key in (decomposition_key(small_spec), baseline_key(small_spec)):
+    for key in keys:
         legacy.set(key, Exploit(marker))
     legacy.close()
-    if hasattr(ResultCache(cache_dir), "_path"):        # the plain-file layout: plant there too
-        cache = ResultCache(cache_dir)
-        for key in (decomposition_key(small_spec), baseline_key(small_spec)):
+    cache = ResultCache(cache_dir)
+    if hasattr(cache, "_path"):                          # the plain-file layout: plant there too
+        for key in keys:
             cache._path(key).write_bytes(pickle.dumps(Exploit(marker)))
     report = _metrics(capsys, cache_dir)
     assert not marker.exists(), "the cache unpickled a planted entry"

@@ -89,7 +89,7 @@ def test_job_nobody_watches_is_cancelled():
     release, started = threading.Event(), threading.Event()
     try:
         job = reg.submit("k", _blocking(release, started), "tab")
-        queued = reg.submit("q", _blocking(release), "tab2")
+        reg.submit("q", _blocking(release), "tab2")
         assert started.wait(10)
         for _ in range(5):                                   # the tab of "k" keeps looking ...
             time.sleep(0.1)
