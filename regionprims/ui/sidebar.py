@@ -113,10 +113,10 @@ def _start(cur: Current) -> None:
         st.session_state[state.BUSY] = str(exc)
 
 
-def _url_may_start(cur: Current) -> bool:
+def _url_may_start(cur: Current) -> tuple[bool, str]:
     """A shared link starts its decomposition by itself only when it costs no more than the
     default one (3x3, default settings, default split) of the same model and image; anything
-    dearer waits for a click, with its expected time shown by the button."""
+    dearer waits for a click. Returns (may start, what it costs against the default)."""
     from regionprims.method.specs import OptimSettings
     from regionprims.pipeline import make_spec
     est = _estimate(cur)
@@ -124,9 +124,12 @@ def _url_may_start(cur: Current) -> bool:
         default = make_spec(cur.gen, cur.spec.class_id, cur.spec.seed, truncation=cur.spec.truncation,
                             layout="3x3", settings=OptimSettings())
     except UserError:
-        return False
+        return False, ""
     base = _estimate(Current(app=cur.app, gen=cur.gen, spec=default))
-    return est is not None and base is not None and not est.needs_confirmation and est.seconds <= 1.05 * base.seconds
+    if est is None or base is None:
+        return False, ""
+    cost = f" (expected {est.text()}; the default one: {base.text()})"
+    return not est.needs_confirmation and est.seconds <= 1.05 * base.seconds, cost
 
 
 def _cancel(key: str) -> None:
@@ -155,9 +158,10 @@ def job_panel(cur: Current) -> None:
     ss = st.session_state
     if ss.get(state.BUSY):
         st.warning(ss[state.BUSY], icon=":material/hourglass_disabled:")
-    if ss.get(state.URL_WAITS) == cur.key:
-        st.info("This link asks for a decomposition that costs more than the default one; it starts when "
-                "you press **Decompose**.", icon=":material/touch_app:")
+    waits = ss.get(state.URL_WAITS)
+    if waits is not None and waits[0] == cur.key:
+        st.info(f"This link asks for a decomposition that costs more than the default one{waits[1]}; it "
+                "starts when you press **Decompose**.", icon=":material/touch_app:")
     if job is not None and job.state == jobs.ERROR:
         st.error(job.error)
     elif job is not None and job.state == jobs.CANCELLED:
@@ -233,11 +237,12 @@ def render() -> Current:
         if (ss.get(state.FROM_URL) and not ss.get(state.AUTO_STARTED) and cur.dec is None
                 and cur.error is None and (cur.job is None or not cur.job.active)):
             ss[state.AUTO_STARTED] = True       # a shared link: compute what it shows, if cheap
-            if _url_may_start(cur):
+            may_start, cost = _url_may_start(cur)
+            if may_start:
                 _start(cur)
                 cur.job = jobs.registry().get(cur.key)
             else:
-                ss[state.URL_WAITS] = cur.key
+                ss[state.URL_WAITS] = (cur.key, cost)
         st.divider()
         job_panel(cur)
         if cur.gen is not None:

@@ -162,7 +162,8 @@ def test_costly_link_waits_for_a_click(fresh_app):
     at.run()
     assert not at.exception, at.exception
     assert at.session_state["current"].job is None and jobs.registry().runs == 0
-    assert any("costs more than the default" in i.value for i in at.sidebar.info)
+    note = next(i.value for i in at.sidebar.info if "costs more than the default" in i.value)
+    assert "expected about" in note and "the default one: about" in note
     assert any(c.value.startswith("Expected time: about ") for c in at.sidebar.caption)
     at.run()
     assert at.session_state["current"].job is None                # still nothing: it waits for a click
