@@ -33,13 +33,14 @@ from regionprims.pipeline import baseline, image_and_feature, make_spec
 from regionprims.method.regions import player_masks, subset_matrix
 
 
-def random_biggan_folder(resolution: int) -> str:
-    """A randomly initialised BigGAN-deep of the real architecture, saved like the release."""
+def random_biggan_model(resolution: int = 128):
+    """A randomly initialised BigGAN-deep of the real architecture (final BN at unit scale, the
+    spectral-norm power iteration converged a little), eval mode; (model, config)."""
     from pytorch_pretrained_biggan import BigGAN, BigGANConfig
-    torch.manual_seed(0)
-    cfg = BigGANConfig(output_dim=resolution)
     if resolution != 128:
         raise SystemExit("only the 128 architecture is set up here")
+    torch.manual_seed(0)
+    cfg = BigGANConfig(output_dim=resolution)
     model = BigGAN(cfg)
     with torch.no_grad():
         model.generator.bn.weight.fill_(1.0)
@@ -49,6 +50,12 @@ def random_biggan_folder(resolution: int) -> str:
         y[0, 0] = 1
         for _ in range(3):                       # converge spectral-norm power iteration
             model(z, y, 1.0)
+    return model.eval(), cfg
+
+
+def random_biggan_folder(resolution: int) -> str:
+    """A randomly initialised BigGAN-deep of the real architecture, saved like the release."""
+    model, cfg = random_biggan_model(resolution)
     folder = tempfile.mkdtemp(prefix="biggan-random-")
     torch.save(model.state_dict(), f"{folder}/pytorch_model.bin")
     with open(f"{folder}/config.json", "w") as fh:

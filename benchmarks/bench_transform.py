@@ -27,14 +27,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))     # the literal definitions (oracles)
 
-from regionprims.method.interactions import (  # noqa: E402
-    _submasks,
-    or_interactions,
-    or_interactions_bruteforce,
-    reconstruct_from_or,
-    reconstruct_from_or_bruteforce,
-)
+from oracles import submasks, or_interactions_bruteforce, reconstruct_from_or_bruteforce  # noqa: E402
+
+from regionprims.method.interactions import or_interactions, reconstruct_from_or  # noqa: E402
 
 BLOCK_BYTES = 4 << 20     # chunked path: working block of about 4 MiB
 
@@ -69,7 +66,7 @@ def dense_or_matrix(n: int, dtype=torch.float32) -> torch.Tensor:
     m = torch.zeros(1 << n, 1 << n, dtype=dtype)
     m[0, 0] = 1.0
     for s in range(1, full + 1):
-        for l in _submasks(s):
+        for l in submasks(s):
             m[s, full ^ l] = -1.0 if (s ^ l).bit_count() % 2 == 0 else 1.0
     return m
 

@@ -204,13 +204,6 @@ class JobRegistry:
         if job.state == QUEUED:
             job.state, job.message, job.finished = CANCELLED, "cancelled", now
 
-    def forget(self, key: str) -> None:
-        """Drop a finished job's record (its result stays in the LRU and the disk cache)."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and not job.active:
-                del self._jobs[key]
-
     # -- worker --------------------------------------------------------------------------
     def _ensure_worker(self) -> None:
         if self._worker is None or not self._worker.is_alive():
@@ -250,7 +243,7 @@ class JobRegistry:
             job.result, job.cache_hit = dec, hit
             job.done = job.total
             job.state, job.message = DONE, "done"
-            if dec is not None:
+            if dec is not None:             # a download job has no decomposition
                 self.remember(job.key, dec)
         finally:
             job.finished = time.monotonic()
@@ -358,3 +351,19 @@ def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, 
         return None, key
     reg.remember(key, dec)
     return dec, key
+
+
+def download_key(model: str) -> str:
+    return f"download/{model}"
+
+
+def submit_download(model: str, owner: str, reg: JobRegistry | None = None) -> Job:
+    """Get a released model's weights in the background (registry.fetch_weights), with progress
+    in bytes and cancel, on the same worker as the decompositions (one network/GPU job at a time)."""
+    from regionprims.models.registry import fetch_weights
+
+    def run(progress, cancel):
+        fetch_weights(model, progress, cancel)
+        return None, False
+
+    return (reg or registry()).submit(download_key(model), run, owner, f"download {model} weights")

@@ -30,7 +30,7 @@ from regionprims.method.ranking import component_norms, rank_rows
 from regionprims.method.regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
 from regionprims.method.render import pattern_energy, regional_patterns, render_features
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
-from regionprims.validation import MAX_SEED, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
+from regionprims.validation import MAX_SEED, split_index, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
 
 
@@ -41,8 +41,7 @@ def default_truncation(gen: SplitGenerator) -> float:
 def validate_split(gen: SplitGenerator, split: str | None) -> str:
     if split is None or split == "":
         return gen.default_split
-    if split not in gen.split_points:
-        raise UserError(f"unknown split point '{split}' for {gen.name}; choose one of: {', '.join(gen.split_points)}")
+    split_index(split, gen.split_points, gen.name)
     return split
 
 
@@ -175,7 +174,8 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     dec.metrics = compute_metrics(gen, ctx, dec)
     timings["metrics"] = time.perf_counter() - t3
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": stability,
-                "device": str(gen.device), "timings": timings, **opt_info}
+                "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
+                **opt_info}
     report(1, 1, "done")
     return dec
 
@@ -192,19 +192,9 @@ def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, co
 def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> dict[str, float]:
     """Every metric of DESIGN §2 that one decomposition determines (+ gt_ scores on the demo)."""
     top = dec.ranking[:M.TOP]
-    full_mask = dec.player_masks.amax(0)
     u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
-    loo = regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo")
-    energy = pattern_energy(loo)
-    norms = component_norms(dec.components)
-    out = {
-        "residual_ratio": M.residual_ratio(dec.feature, dec.baseline, dec.minimal[-1]),
-        "fit_psnr": M.psnr(M.masked_mse_one(u_full_image, dec.image, full_mask)),
-        "fit_error_mean": float(dec.fit_loss[1:].mean()),
-        "additivity_error_top20": M.additivity_error(dec.components, dec.minimal, top)[0],
-        "leakage_top20": float(M.leakage(energy, top, dec.subsets, dec.player_masks).mean()),
-        "sparsity_top20": M.sparsity(norms, dec.ranking),
-    }
+    energy = pattern_energy(regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo"))
+    out = M.compute_all(M.MetricInputs(dec, list(top), u_full_image, energy))
     if gen.kind == "demo":
         out.update(demo_ground_truth(dec, top, energy))
     return out

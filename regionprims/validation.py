@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
+from typing import Sequence
 
 from regionprims.errors import UserError
 
@@ -64,3 +65,11 @@ def validate_class_index(class_id: object, num_classes: int) -> int:
     if not 0 <= value < num_classes:
         raise UserError(f"class {short(value)} is out of range 0..{num_classes - 1}")
     return value
+
+
+def split_index(split: object, split_points: Sequence[str], model: str) -> int:
+    """The position of a split point among a generator's (forward order); every adapter and the
+    pipeline refuse an unknown one with this one message."""
+    if split not in split_points:
+        raise UserError(f"unknown split point {short(split)} for {model}; choose one of: {', '.join(split_points)}")
+    return list(split_points).index(split)

@@ -18,5 +18,6 @@ def tiny_gen():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
-    """No test writes into the repository's cache/ folder."""
+    """No test writes into the repository's cache/ folder, nor reads the user's Hugging Face cache."""
     monkeypatch.setenv("REGIONPRIMS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-hub"))

@@ -276,7 +276,22 @@ def test_export_page():
     assert not at.exception, at.exception
     names = {b.key for b in at.get("download_button")}
     assert {"dl_png", "dl_svg", "dl_pdf", "dl_pptx", "dl_safetensors", "dl_gif"} <= names
-    from regionprims.export import panels as export
+    from regionprims import export
     dec = at.session_state["current"].dec
     gen = at.session_state["current"].gen
     assert export.panel_bytes(gen, dec, "png")[:4] == b"\x89PNG"
+
+
+def test_pages_are_listed_once():
+    """Every stub in pages/ is a row of frame.PAGES and calls frame.page with its own name, and
+    every row has its stub: a page added only one way is caught here, not by the first visitor."""
+    import ast
+
+    from regionprims.ui import frame
+    root = Path(APP).parent
+    stubs = {p.stem: p for p in (root / "pages").glob("*.py")}
+    assert set(stubs) == {p.name for p in frame.PAGES}
+    for name, path in stubs.items():
+        calls = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.Call)
+                 and isinstance(n.func, ast.Attribute) and n.func.attr == "page"]
+        assert [c.args[0].value for c in calls] == [name], path

@@ -286,7 +286,7 @@ def test_offline_without_weights_fails_fast(empty_cache, monkeypatch):
 def test_unreachable_network_fails_fast(empty_cache, monkeypatch):
     monkeypatch.delenv("REGIONPRIMS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(biggan, "_host_reachable", lambda host, *a, **k: f"{host} unreachable (test)")
+    monkeypatch.setattr(biggan.weights, "_host_reachable", lambda host, *a, **k: f"{host} unreachable (test)")
     start = time.monotonic()
     with pytest.raises(UserError, match="s3.amazonaws.com unreachable.*To get the weights"):
         load_generator("biggan-deep-512", "cpu")

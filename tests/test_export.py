@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from regionprims import cli
-from regionprims.export import panels as export
+from regionprims import export
+from regionprims.method.metrics import format_metric
 from regionprims.errors import UserError
 
 
@@ -51,9 +52,9 @@ def test_caption_has_provenance(dec):
     text = export.provenance_caption(dec)
     assert "seed 7" in text and "one" in text and "tiny:0" in text and "blocks.0" in text
     assert f"residual_ratio {dec.metrics['residual_ratio']:.3f}" in text
-    assert export.format_metric("residual_ratio", dec.metrics["residual_ratio"]) in text
+    assert format_metric("residual_ratio", dec.metrics["residual_ratio"]) in text
     for key in ("fit_psnr", "additivity_error_top20", "leakage_top20"):
-        assert f"{key} {export.format_metric(key, dec.metrics[key])}" in text
+        assert f"{key} {format_metric(key, dec.metrics[key])}" in text
     assert "2x2" in text and "baseline codes 4" in text and "regionprims" in text
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from oracles import (
+    and_interactions_bruteforce,
+    or_interactions_bruteforce,
+    reconstruct_from_and_bruteforce,
+    reconstruct_from_or_bruteforce,
+)
+
 from regionprims.method.interactions import (
     and_interactions,
-    and_interactions_bruteforce,
     num_players,
     or_interactions,
-    or_interactions_bruteforce,
     partial_reconstruction,
     reconstruct_from_and,
-    reconstruct_from_and_bruteforce,
     reconstruct_from_or,
-    reconstruct_from_or_bruteforce,
 )
 from regionprims.method.regions import subset_matrix
 

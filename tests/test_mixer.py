@@ -116,3 +116,13 @@ def test_frame_metrics(tiny_dec):
     assert shares.shape == (3, 4) and abs(shares.sum(1) - 1).max() < 1e-5
     b = mx.buildup(5)
     assert b.ks == list(range(6))
+
+
+def test_one_weight_grammar():
+    """mixer.parse_row_weights is the grammar of both `export --weights` and the URL's w=."""
+    from regionprims.method.mixer import parse_row_weights
+    items = parse_row_weights(" 3:0.5, *:0,15:-1e0,,", 4, star=True)
+    assert [(i.row, i.value, i.problem) for i in items] == [(3, 0.5, ""), (None, 0.0, ""), (15, -1.0, "")]
+    assert [i.problem for i in parse_row_weights("*:0", 4)] == ["syntax"]          # '*' only where allowed
+    assert [(i.text, i.problem) for i in parse_row_weights("3=0,16:1,2:1e999,x:1", 4, star=True)] == [
+        ("3=0", "syntax"), ("16:1", "row"), ("2:1e999", "value"), ("x:1", "syntax")]

@@ -220,3 +220,14 @@ def test_auto_chunk_respects_the_memory_bound(tiny_gen, dec):
     from dataclasses import replace
     chunked = decompose(tiny_gen, replace(dec.spec, settings=replace(dec.spec.settings, chunk=2)))[0]
     assert torch.allclose(chunked.minimal, dec.minimal, atol=1e-5)
+
+
+def test_recorded_metrics_are_the_table(dec):
+    """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and
+    printed by the one formatter (PSNR in dB)."""
+    keys = [m.key for m in M.METRICS]
+    assert [k for k in dec.metrics if not k.startswith("gt_")] == keys
+    assert all(isinstance(dec.metrics[k], float) and dec.metrics[k] == dec.metrics[k] for k in keys)
+    assert M.CAPTION_METRICS == ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
+    assert M.format_metric("fit_psnr", 23.456) == "23.46 dB" and M.format_metric("fit_psnr", 23.456, unit=False) == "23.46"
+    assert M.format_metric("leakage_top20", 0.001234) == "1.23e-03" and M.format_metric("x", float("nan")) == "n/a"

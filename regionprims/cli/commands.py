@@ -140,10 +140,15 @@ def _print_report(report: dict, out: str | None) -> None:
     print(f"{report['model']}  class {report['class_id']} ({report.get('class_name')})  seed {report['seed']}  "
           f"layout {report['layout']}  players {report['players']}")
     print(f"{report['n_subsets']} subsets in {report['seconds']:.1f} s{' (cached)' if report['cache_hit'] else ''}")
-    for key, value in report["metrics"].items():
-        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    _print_metrics(report["metrics"])
     if out:
         print(f"saved {out}")
+
+
+def _print_metrics(metrics: dict) -> None:
+    from regionprims.method.metrics import format_metric
+    for key, value in metrics.items():
+        print(f"  {key:26} {format_metric(key, value)}")
 
 
 def cmd_sample(args) -> int:
@@ -180,8 +185,7 @@ def cmd_info(args) -> int:
     print(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  players {meta['players']}")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    for key, value in meta["metrics"].items():
-        print(f"  {key:26} {value:.4f}" if isinstance(value, float) else f"  {key:26} {value}")
+    _print_metrics(meta["metrics"])
     return 0
 
 
@@ -194,7 +198,10 @@ def cmd_transfer(args) -> int:
     out = {"transfer_top20_top100": transfer(a.ranking, b.ranking, 20, 100),
            "transfer_top20_top20": transfer(a.ranking, b.ranking, 20, 20),
            "transfer_top20_top100_ba": transfer(b.ranking, a.ranking, 20, 100)}
-    print(json.dumps(out) if args.json else "\n".join(f"{k:26} {v:.3f}" for k, v in out.items()))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        _print_metrics(out)
     return 0
 
 

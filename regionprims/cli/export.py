@@ -9,7 +9,7 @@ from pathlib import Path
 
 from regionprims.errors import UserError
 from regionprims.store.atomic import check_out, write_atomic
-from regionprims.validation import MAX_DIGITS, short
+from regionprims.validation import short
 
 WEIGHT_LIMIT = 100.0            # |component weight| and |residual weight|: far past any useful mix, and
                                 # small enough that a weighted sum of features stays finite
@@ -42,37 +42,31 @@ def register(subparsers) -> None:
 
 
 def parse_weights(text: str | None, n: int):
-    """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1)."""
+    """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1);
+    the grammar is method.mixer.parse_row_weights, shared with the explorer's URL."""
     import torch
-    k = 2 ** n
-    w = torch.ones(k)
+
+    from regionprims.method.mixer import parse_row_weights
     if text is None or not text.strip():
         return None
-    pairs: list[tuple[str, float]] = []
-    for item in text.replace(" ", "").split(","):
-        if not item:
-            continue
-        row, sep, value = item.partition(":")
-        try:
-            if not sep:
-                raise ValueError
-            weight = float(value)
-        except ValueError:
-            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got {short(item)}") from None
-        if not -WEIGHT_LIMIT <= weight <= WEIGHT_LIMIT:
-            raise UserError(f"--weights: weight of row {short(row)} must be a number in "
-                            f"[-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {short(value)}")
-        pairs.append((row, weight))
-    for row, weight in pairs:
-        if row == "*":
-            w.fill_(weight)
-    for row, weight in pairs:
-        if row == "*":
-            continue
-        if not row.isdigit() or len(row) > MAX_DIGITS or not 1 <= int(row) < k:
+    k = 2 ** n
+    items = parse_row_weights(text, n, star=True)
+    for item in items:
+        if item.problem == "syntax":
+            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got {short(item.text.strip())}")
+        if item.problem == "row":
             raise UserError(f"--weights: row must be '*' or a subset row between 1 and {k - 1} "
-                            f"(this file has {n} players), got {short(row)}")
-        w[int(row)] = weight
+                            f"(this file has {n} players), got {short(item.row)}")
+        if item.problem == "value" or not -WEIGHT_LIMIT <= item.value <= WEIGHT_LIMIT:
+            raise UserError(f"--weights: weight of row {item.row or '*'} must be a number in "
+                            f"[-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {short(item.value_text)}")
+    w = torch.ones(k)
+    for item in items:
+        if item.row is None:
+            w.fill_(item.value)
+    for item in items:
+        if item.row is not None:
+            w[item.row] = item.value
     return w
 
 
@@ -111,7 +105,7 @@ def _generator(args, dec):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from regionprims.export import panels as export
+    from regionprims import export
     from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
     if not -WEIGHT_LIMIT <= args.residual <= WEIGHT_LIMIT:

@@ -1,5 +1,6 @@
-"""Slide-ready exports of a decomposition, as bytes: the overview panel (PNG, SVG, PDF, a
-PowerPoint slide), a GIF of the build-up, the decomposition file, and a provenance caption.
+"""Slide-ready exports of a decomposition, as bytes: the overview panel (PNG, SVG, PDF) and the
+decomposition file; the inputs every export shares (generator check, context, weights). The
+words come from export.caption, the slide from export.slide, the build-up GIF from export.gif.
 
 Pure builders (no Streamlit, no files): the explorer's download buttons and `regionprims export`
 call the same functions. Every number printed on an export is read from the decomposition
@@ -10,9 +11,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
-import textwrap
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal, Sequence
 
 import numpy as np
@@ -20,15 +18,14 @@ import torch
 from torch import Tensor
 
 from regionprims import __version__
-from regionprims.method.buildup import buildup
 from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
+from regionprims.export.caption import provenance_caption, title_line
 from regionprims.method.metrics import masked_mse_one, psnr
 from regionprims.models.base import SplitContext, SplitGenerator
 from regionprims.method.ranking import component_norms
-from regionprims.method.regions import grid_edges, subset_label
+from regionprims.method.regions import grid_edges, subset_label, subset_members
 from regionprims.method.render import compose_feature, regional_patterns, render_features, to_rgb
-from regionprims.pictures import font as pil_font
 from regionprims.pictures import luminance
 
 if TYPE_CHECKING:                               # matplotlib is optional (the `export` extra)
@@ -38,84 +35,11 @@ if TYPE_CHECKING:                               # matplotlib is optional (the `e
 PanelFormat = Literal["png", "svg", "pdf"]
 PANEL_FORMATS = ("png", "svg", "pdf")
 MAX_TOP_K = 12
-SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in)
-CAPTION_METRICS = ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
+SLIDE_INCHES = (40 / 3, 7.5)                    # PowerPoint's 16:9 slide (13.33 x 7.5 in): the panel's width
 
 GRID_COLOR = "0.6"                              # mid grey: visible on light and dark images
 PLAYER_COLOR = "#ffd21f"                        # player patches on images
 REGION_COLOR = "black"                          # a component's region set S on its pattern tile
-
-
-# ----------------------------------------------------------------------------- text
-
-def format_metric(key: str, value: object) -> str:
-    """One metric as printed on every export: PSNR in dB with 2 decimals, small numbers in
-    scientific notation, the rest with 3 decimals."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return str(value)
-    v = float(value)
-    if math.isnan(v):
-        return "n/a"
-    if "psnr" in key:
-        return f"{v:.2f} dB"
-    if v != 0.0 and abs(v) < 1e-2:
-        return f"{v:.2e}"
-    return f"{v:.3f}"
-
-
-def _class_name(dec: Decomposition) -> str:
-    return str(dec.info.get("class_name") or f"class {dec.spec.class_id}")
-
-
-def _producer_version(dec: Decomposition) -> str:
-    versions = dec.info.get("versions")
-    if isinstance(versions, dict) and versions.get("regionprims"):
-        return str(versions["regionprims"])
-    return __version__
-
-
-def title_line(dec: Decomposition) -> str:
-    spec = dec.spec
-    return (f"{spec.model} · class {spec.class_id} “{_class_name(dec)}” · seed {spec.seed} · "
-            f"{spec.layout.name} layout, {dec.n} players, {2 ** dec.n} subsets")
-
-
-def _steps_text(s) -> str:
-    warm = f"{s.warm_steps} single-player steps + " if s.init == "singletons" else f"{s.init} start, "
-    return warm + (f"≤ {s.steps} steps (early stop, tol {s.tol:g})" if s.early_stop else f"{s.steps} steps")
-
-
-def provenance_caption(dec: Decomposition, width: int = 190) -> str:
-    """Four lines (wrapped at `width` characters) saying exactly what the export shows: model and
-    identity, the image, the players, the settings that change the result and the regionprims
-    version, and the metrics that matter. All read from the decomposition, nothing typed in."""
-    spec, s, lay = dec.spec, dec.spec.settings, dec.spec.layout
-    metrics = [f"{k} {format_metric(k, dec.metrics[k])}" for k in CAPTION_METRICS if k in dec.metrics]
-    lines = [
-        f"Model {spec.model} (identity {spec.model_identity}) · class {spec.class_id} “{_class_name(dec)}” · "
-        f"seed {spec.seed} · truncation {spec.truncation:g} · split {spec.split}",
-        f"Players: layout {lay.name} ({lay.rows}×{lay.cols} grid), {lay.n} player patches {list(lay.players)} · "
-        f"{2 ** lay.n} subsets · components ranked by {spec.rank_by}",
-        f"Settings: {s.mask} mask, {_steps_text(s)}, lr {s.lr:g}, λ {s.lam:g}, {s.loss_norm}-normalised loss, "
-        f"baseline codes {s.baseline_codes}, opt seed {s.opt_seed} · regionprims {_producer_version(dec)}",
-        "Metrics: " + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
-    ]
-    return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
-
-
-def suggested_filename(dec: Decomposition, ext: str) -> str:
-    """`{model}_{class}_s{seed}_{layout}.{ext}`, e.g. demo_face_s3_3x3.png; only [A-Za-z0-9._-]."""
-    spec = dec.spec
-    model = PurePath(str(spec.model).replace("\\", "/")).name or "model"
-    parts = [model, _class_name(dec), f"s{spec.seed}", spec.layout.name]
-    stem = "_".join(_safe(p) for p in parts)
-    ext = _safe(str(ext).lstrip(".")).lower() or "bin"
-    return f"{stem}.{ext}"
-
-
-def _safe(text: str) -> str:
-    out = re.sub(r"[^A-Za-z0-9.-]+", "-", str(text)).strip("-.")
-    return re.sub(r"-{2,}", "-", out) or "x"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -127,7 +51,7 @@ def check_generator(gen: SplitGenerator, dec: Decomposition) -> None:
                         f"but the generator given is '{gen.identity}'; load the same model and weights")
 
 
-def _context(gen: SplitGenerator, dec: Decomposition) -> SplitContext:
+def context(gen: SplitGenerator, dec: Decomposition) -> SplitContext:
     from regionprims.pipeline import image_and_feature
     check_generator(gen, dec)
     return image_and_feature(gen, dec.spec)[3]
@@ -190,7 +114,7 @@ def _outline_region(ax: "Axes", dec: Decomposition, row: int, height: int, width
     """Outline of the union of the player patches in subset `row` (only its outer boundary)."""
     lay = dec.spec.layout
     ys, xs = grid_edges(height, lay.rows), grid_edges(width, lay.cols)
-    cells = {lay.players[j] for j in range(dec.n) if (row >> j) & 1}
+    cells = set(subset_members(row, lay.players))
     inside = lambda r, c: 0 <= r < lay.rows and 0 <= c < lay.cols and r * lay.cols + c in cells  # noqa: E731
     segments = []
     for cell in cells:
@@ -266,7 +190,7 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     residual_weight = float(residual_weight)
     if not math.isfinite(residual_weight):
         raise UserError("the residual weight must be a finite number")
-    ctx = _context(gen, dec)
+    ctx = context(gen, dec)
 
     x = dec.image.cpu()
     height, width = x.shape[-2:]
@@ -277,7 +201,7 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     patterns = regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, rows, "isolated")
     norms = component_norms(dec.components)
     total = float(norms.sum()) or 1.0
-    comp_psnr = psnr(masked_mse_one(comp_img, x, dec.player_masks.amax(0)))
+    comp_psnr = psnr(masked_mse_one(comp_img, x, dec.players_mask))
     diff = ((comp_img - x).abs() * 0.5).mean(0).numpy()           # [0, 1] pixel scale
     luma = luminance(patterns * 0.5).numpy() if rows else np.zeros((0, height, width))
     aspect = height / width
@@ -367,10 +291,11 @@ def panel_bytes(gen: SplitGenerator, dec: Decomposition, fmt: PanelFormat,
     if fmt not in PANEL_FORMATS:
         raise UserError(f"panel format must be one of {', '.join(PANEL_FORMATS)}, got '{fmt}'")
     fig = overview_figure(gen, dec, weights, residual_weight, top_k)
-    return _figure_bytes(fig, fmt, dpi, dec)
+    return figure_bytes(fig, fmt, dpi, dec)
 
 
-def _figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes:
+def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes:
+    """A figure as PNG/SVG/PDF bytes carrying the title line and the provenance caption as metadata."""
     import matplotlib
     buf = io.BytesIO()
     meta = {"png": {"Title": title_line(dec), "Software": f"regionprims {__version__}",
@@ -384,108 +309,6 @@ def _figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> byte
             fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
     finally:
         fig.clf()
-    return buf.getvalue()
-
-
-def panel_pptx(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequence[float] | None = None,
-               residual_weight: float = 1.0, top_k: int = 6) -> bytes:
-    """One 16:9 slide: the title and the provenance caption as editable text boxes, the panel
-    (without its own title and caption) as a PNG picture between them."""
-    try:
-        from pptx import Presentation
-        from pptx.enum.text import MSO_AUTO_SIZE
-        from pptx.util import Emu, Inches, Pt
-    except ImportError:
-        raise UserError("PowerPoint export needs python-pptx: pip install 'regionprims[export]'") from None
-    fig = overview_figure(gen, dec, weights, residual_weight, top_k, title=False, caption=False)
-    fig_w, fig_h = fig.get_size_inches()
-    png = _figure_bytes(fig, "png", 200, dec)
-
-    prs = Presentation()
-    prs.slide_width, prs.slide_height = Inches(SLIDE_INCHES[0]), Inches(SLIDE_INCHES[1])
-    slide = prs.slides.add_slide(prs.slide_layouts[6])            # blank
-    margin = Inches(0.3)
-    box = slide.shapes.add_textbox(margin, Inches(0.12), prs.slide_width - 2 * margin, Inches(0.5))
-    box.name = "Title"
-    para = box.text_frame.paragraphs[0]
-    para.text = title_line(dec)
-    para.font.size, para.font.bold = Pt(18), True
-    box.text_frame.word_wrap = True
-    box.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE     # a long class name shrinks, not spills
-
-    cap_h = Inches(0.8)
-    top, bottom = Inches(0.66), prs.slide_height - cap_h - Inches(0.08)
-    avail_w, avail_h = prs.slide_width - 2 * margin, bottom - top
-    scale = min(avail_w / Inches(fig_w), avail_h / Inches(fig_h))
-    pic_w, pic_h = int(Inches(fig_w) * scale), int(Inches(fig_h) * scale)
-    pic = slide.shapes.add_picture(io.BytesIO(png), Emu((prs.slide_width - pic_w) // 2), Emu(top), pic_w, pic_h)
-    pic.name = "Overview panel"
-
-    cap = slide.shapes.add_textbox(margin, bottom, prs.slide_width - 2 * margin, cap_h)
-    cap.name = "Provenance"
-    cap.text_frame.word_wrap = True
-    cap.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
-    for i, line in enumerate(provenance_caption(dec, width=10_000).splitlines()):   # PowerPoint wraps
-        p = cap.text_frame.paragraphs[0] if i == 0 else cap.text_frame.add_paragraph()
-        p.text = line
-        p.font.size = Pt(8)
-    props = prs.core_properties
-    props.title, props.subject = title_line(dec), "regionprims decomposition overview"
-    props.comments = provenance_caption(dec).replace("\n", " | ")[:255]   # the core property's limit
-    buf = io.BytesIO()
-    prs.save(buf)
-    return buf.getvalue()
-
-
-# ----------------------------------------------------------------------------- GIF
-
-def buildup_gif(gen: SplitGenerator, dec: Decomposition, k_max: int = 20, frame_ms: int = 500, scale: int = 4,
-                with_residual: bool = False) -> bytes:
-    """A looping GIF of the build-up (buildup.buildup): one frame per k = 0..k_max (capped at the
-    number of components), each the composite of the k strongest components next to x, labelled
-    with k and the PSNR on the players. The last frame is held three times as long."""
-    from PIL import Image, ImageDraw
-
-    if not 0 <= int(k_max) <= 4096:
-        raise UserError(f"k-max must be between 0 and 4096, got {k_max}")
-    if not 20 <= int(frame_ms) <= 10_000:
-        raise UserError(f"frame duration must be between 20 and 10000 ms, got {frame_ms}")
-    if not 1 <= int(scale) <= 32:
-        raise UserError(f"scale must be between 1 and 32, got {scale}")
-    ctx = _context(gen, dec)
-    build = buildup(gen, ctx, dec, int(k_max), with_residual=with_residual)
-    height, width = dec.image.shape[-2:]
-    side_w, side_h = width * int(scale), height * int(scale)
-    font, small = pil_font(15), pil_font(12)
-    gap, pad, head, foot = 12, 8, 28, 22
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    titles = [f"k = {k}, PSNR on players {p:.1f} dB" for k, p in zip(build.ks, build.player_psnr)]
-    names = ["baseline f0" if k == 0 else f"f0 + top {k}" for k in build.ks]
-    names = [n + " + r" for n in names] if with_residual else names
-    col = int(max(side_w + 2, max(probe.textlength(n, font=small) for n in names + ["x"]) + 8))
-    title_w = max(probe.textlength(t, font=font) for t in titles)
-    canvas_w = int(max(2 * col + gap, title_w) + 2 * pad)
-    canvas_h = head + side_h + 2 + foot + pad // 2
-    lefts = [(canvas_w - (2 * col + gap)) // 2 + i * (col + gap) for i in range(2)]
-    x_img = Image.fromarray(to_rgb(dec.image)).resize((side_w, side_h), Image.Resampling.NEAREST)
-    frames = []
-    for title, name, img in zip(titles, names, build.images):
-        frame = Image.new("RGB", (canvas_w, canvas_h), "white")
-        draw = ImageDraw.Draw(frame)
-        draw.text((canvas_w // 2, head // 2), title, fill="black", font=font, anchor="mm")
-        shown = Image.fromarray(to_rgb(img)).resize((side_w, side_h), Image.Resampling.NEAREST)
-        for left, picture, label in zip(lefts, (shown, x_img), (name, "x")):
-            x0 = left + (col - side_w) // 2
-            draw.rectangle((x0 - 1, head - 1, x0 + side_w, head + side_h), outline=(150, 150, 150))
-            frame.paste(picture, (x0, head))
-            draw.text((left + col // 2, head + side_h + 1 + foot // 2), label, fill=(60, 60, 60), font=small,
-                      anchor="mm")
-        frames.append(frame.convert("P", palette=Image.Palette.ADAPTIVE, colors=255))
-    durations = [int(frame_ms)] * len(frames)
-    durations[-1] = 3 * int(frame_ms)
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                   disposal=1, optimize=False, comment=title_line(dec).encode("utf-8", "replace")[:250])
     return buf.getvalue()
 
 

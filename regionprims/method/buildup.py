@@ -32,6 +32,6 @@ def buildup(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition, k_max: i
     if with_residual:
         feats = feats + dec.residual
     images = render_features(gen, ctx, feats)
-    mask = dec.player_masks.amax(0)
+    mask = dec.players_mask
     mse = [masked_mse_one(img, dec.image, mask) for img in images]
     return BuildUp(ks=list(range(k_max + 1)), images=images, player_mse=mse, player_psnr=[psnr(m) for m in mse])

@@ -32,3 +32,8 @@ class Decomposition:
     @property
     def n(self) -> int:
         return int(self.subsets.shape[1])
+
+    @property
+    def players_mask(self) -> Tensor:
+        """[H, W]: the union of the player patches, where the fit and the PSNR on the players are measured."""
+        return self.player_masks.amax(0)

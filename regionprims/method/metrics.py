@@ -1,15 +1,25 @@
 """The faithfulness metrics of DESIGN §2, each computed from a decomposition, never typed in.
 
-All image errors are in [0, 1] pixel scale. TOP = 20 (the paper's l_a)."""
+All image errors are in [0, 1] pixel scale. TOP = 20 (the paper's l_a).
+
+`METRICS` is the one table of the metrics a decomposition records: key, label, definition,
+which direction is good, whether the export caption shows it, and how it is computed from the
+decomposition's `MetricInputs`. The pipeline, the explorer's Faithfulness page, the exports and
+the CLI all read it; `format_metric` is the one way a value is printed. A new metric is a
+function here plus one row of `METRICS` (and its line in docs/method.md).
+"""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
+from regionprims.method.decomposition import Decomposition
 from regionprims.method.interactions import partial_reconstruction
+from regionprims.method.ranking import component_norms
 from regionprims.method.regions import subset_masks
 
 TOP = 20
@@ -72,3 +82,64 @@ def transfer(ranking_a: Sequence[int], ranking_b: Sequence[int], top_a: int = 20
     a = set(ranking_a[:top_a])
     b = set(ranking_b[:top_b])
     return len(a & b) / max(1, min(top_a, len(ranking_a)))
+
+
+# ---------------------------------------------------------------------------------- the table
+
+@dataclass(frozen=True)
+class MetricInputs:
+    """What the recorded metrics of one decomposition are computed from (rendered once)."""
+
+    dec: Decomposition
+    top: list[int]             # the TOP strongest component rows
+    u_full_image: Tensor       # [3, H, W] tail(u(N))
+    energy: Tensor             # [len(top), H, W] leave-one-out pattern energy of the top components
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str                   # the JSON key (DESIGN §5)
+    label: str                 # as shown in the explorer
+    definition: str
+    good: str                  # "high" | "low"
+    compute: Callable[[MetricInputs], float]
+    caption: bool = False      # printed in the export's provenance caption
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("residual_ratio", "Residual ratio", "‖f − u(N)‖ / ‖f − f0‖: the part of the feature the players "
+           "leave unexplained", "low",
+           lambda i: residual_ratio(i.dec.feature, i.dec.baseline, i.dec.minimal[-1]), caption=True),
+    Metric("fit_psnr", "Fit PSNR (dB)", "PSNR of tail(u(N)) against x on the players' pixels", "high",
+           lambda i: psnr(masked_mse_one(i.u_full_image, i.dec.image, i.dec.players_mask)), caption=True),
+    Metric("fit_error_mean", "Fit error (mean)", "mean over S of the masked MSE of tail(u(S)) against x on M_S",
+           "low", lambda i: float(i.dec.fit_loss[1:].mean())),
+    Metric("additivity_error_top20", "Additivity error, top 20", "mean over T of ‖f0 + Σ_{S∈top20, S∩T≠∅} Δf_S "
+           "− u(T)‖ / ‖u(T) − f0‖", "low",
+           lambda i: additivity_error(i.dec.components, i.dec.minimal, i.top)[0], caption=True),
+    Metric("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low",
+           lambda i: float(leakage(i.energy, i.top, i.dec.subsets, i.dec.player_masks).mean()), caption=True),
+    Metric("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high",
+           lambda i: sparsity(component_norms(i.dec.components), i.dec.ranking)),
+)
+CAPTION_METRICS = tuple(m.key for m in METRICS if m.caption)
+
+
+def compute_all(inputs: MetricInputs) -> dict[str, float]:
+    """Every metric of `METRICS`, by key, in table order."""
+    return {m.key: m.compute(inputs) for m in METRICS}
+
+
+def format_metric(key: str, value: object, unit: bool = True) -> str:
+    """One metric as printed everywhere (exports, explorer, CLI): PSNR with 2 decimals (and "dB"
+    when `unit`), small numbers in scientific notation, the rest with 3 decimals."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return str(value)
+    v = float(value)
+    if math.isnan(v):
+        return "n/a"
+    if "psnr" in key:
+        return f"{v:.2f} dB" if unit else f"{v:.2f}"
+    if v != 0.0 and abs(v) < 1e-2:
+        return f"{v:.2e}"
+    return f"{v:.3f}"

@@ -15,7 +15,7 @@ from importlib import resources
 from typing import Sequence
 
 from regionprims.errors import UserError
-from regionprims.validation import MAX_DIGITS, short
+from regionprims.validation import MAX_DIGITS, short, validate_class_index
 
 _DATA = "imagenet_classes.json"
 MAX_NAME = 200                 # characters of a class name query
@@ -76,68 +76,57 @@ def resolve_class(text: str | int, class_names: Sequence[str],
         raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}")
     if not isinstance(text, str):
         try:
-            idx = operator.index(text)
+            return validate_class_index(operator.index(text), n)
         except TypeError:
             raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}") from None
-        return _check_index(idx, n)
     raw = text.strip()
     if not raw:
         raise UserError(f"class is empty: give an index 0..{n - 1} or a name")
     if re.fullmatch(r"[+-]?\d+", raw):
         if len(raw.lstrip("+-")) > MAX_DIGITS:
             raise UserError(f"class index {short(raw)} is out of range 0..{n - 1}")
-        return _check_index(int(raw), n)
+        return validate_class_index(int(raw), n)
     if len(raw) > MAX_NAME:
         raise UserError(f"class name {short(raw)} is too long (at most {MAX_NAME} characters)")
-
     if synonyms is None and n == 1000 and (class_names is imagenet_class_names()
                                           or tuple(class_names) == imagenet_class_names()):
         synonyms = imagenet_synonyms()
-    names = [_norm(c) for c in class_names]
-    alias = [[_norm(s) for s in synonyms[i]] if synonyms is not None and i < len(synonyms) else []
-             for i in range(n)]
-    q = _norm(raw)
+    texts = [[_norm(class_names[i])] + ([_norm(s) for s in synonyms[i]] if synonyms is not None and i < len(synonyms)
+                                        else []) for i in range(n)]
+    return _by_name(raw, texts, class_names)
 
-    exact = [i for i in range(n) if names[i] == q]
+
+def _by_name(raw: str, texts: list[list[str]], class_names: Sequence[str]) -> int:
+    """The class whose name (texts[i][0]) or synonym (texts[i][1:]) is, or else contains, `raw`."""
+    q, n = _norm(raw), len(texts)
+    exact = [i for i in range(n) if texts[i][0] == q] or [i for i in range(n) if q in texts[i][1:]]
     if len(exact) == 1:
         return exact[0]
-    if not exact:
-        exact = [i for i in range(n) if q in alias[i]]
-        if len(exact) == 1:
-            return exact[0]
     if exact:
         raise UserError(f"class {short(raw)} is ambiguous: {_candidates(exact, class_names)}; use the index")
-
-    def texts(i: int) -> list[str]:
-        return [names[i]] + alias[i]
-
-    sub = [i for i in range(n) if any(q in t for t in texts(i))]
+    sub = [i for i in range(n) if any(q in t for t in texts[i])]
     if len(sub) == 1:
         return sub[0]
     if sub:
         word = re.compile(r"(?<![a-z0-9])" + re.escape(q) + r"(?![a-z0-9])")
-        whole = [i for i in sub if any(word.search(t) for t in texts(i))]
+        whole = [i for i in sub if any(word.search(t) for t in texts[i])]
         if len(whole) == 1:
             return whole[0]
-        pool = whole or sub
-        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(pool, class_names)}; "
+        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(whole or sub, class_names)}; "
                         "use the index or a longer name")
+    raise UserError(f"unknown class {short(raw)}{_suggestion(q, texts, class_names)}")
 
+
+def _suggestion(q: str, texts: list[list[str]], class_names: Sequence[str]) -> str:
+    """'; did you mean ...?' with the closest names, or how to name a class."""
     keyed: dict[str, int] = {}
-    for i in range(n):
-        for t in texts(i):
+    for i, ts in enumerate(texts):
+        for t in ts:
             keyed.setdefault(t, i)
-    close = difflib.get_close_matches(q, list(keyed), n=15, cutoff=0.6)
     ids: list[int] = []
-    for t in close:
+    for t in difflib.get_close_matches(q, list(keyed), n=15, cutoff=0.6):
         if keyed[t] not in ids:
             ids.append(keyed[t])
-    hint = f"; did you mean {_candidates(ids[:5], class_names)}?" if ids else \
-        f"; give an index 0..{n - 1} or a name such as {class_names[min(1, n - 1)]!r}"
-    raise UserError(f"unknown class {short(raw)}{hint}")
-
-
-def _check_index(idx: int, n: int) -> int:
-    if not 0 <= idx < n:
-        raise UserError(f"class index {short(idx)} is out of range 0..{n - 1}")
-    return idx
+    n = len(class_names)
+    return (f"; did you mean {_candidates(ids[:5], class_names)}?" if ids else
+            f"; give an index 0..{n - 1} or a name such as {class_names[min(1, n - 1)]!r}")

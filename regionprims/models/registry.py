@@ -81,7 +81,7 @@ def load_generator(name_or_folder: str = "demo", device: str | torch.device | No
 
 def _load(name: str, is_folder: bool, device: torch.device) -> SplitGenerator:
     if name == "demo" and not is_folder:
-        from regionprims.models.demo import generator as demo   # written alongside; imported only when asked for
+        from regionprims.models.demo import generator as demo   # imported only when asked for
         return demo.load_demo(device)
     from regionprims.models import biggan
     if is_folder:
@@ -89,23 +89,11 @@ def _load(name: str, is_folder: bool, device: torch.device) -> SplitGenerator:
     return biggan.load_biggan(name, device)
 
 
-def clear_loaded() -> None:
-    """Forget every loaded generator (for tests)."""
-    with _LOCK:
-        _LOADED.clear()
-        _KEY_LOCKS.clear()
-
-
 def _demo_info() -> dict[str, Any]:
-    try:
-        from regionprims.models.demo import generator as demo
-        info = dict(demo.DEMO_INFO)
-        info["weights_present"] = bool(demo.weights_present())
-    except ImportError:
-        info = {"name": "demo", "kind": "demo", "image_size": 0, "classes": 0, "split_points": [],
-                "default_split": "", "weights_present": False}
-    info["name"] = "demo"
-    info["split_points"] = list(info.get("split_points", []))
+    from regionprims.models.demo import generator as demo
+    info = dict(demo.DEMO_INFO)
+    info["weights_present"] = bool(demo.weights_present())
+    info["split_points"] = list(info["split_points"])
     return info
 
 
@@ -155,3 +143,18 @@ def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
     info = _model_info(model)
     kind = info.get("kind", "demo")
     return DEFAULT_TRUNCATION.get(kind, 1.0), info["default_split"], tuple(info["split_points"])
+
+
+def downloadable(name: str) -> bool:
+    """Whether `fetch_weights` can get this model's weights from the network (released models)."""
+    return str(name).strip().lower() in MODEL_NAMES[1:]
+
+
+def fetch_weights(name: str, progress=None, cancel=None) -> None:
+    """Get a released model's weights onto this machine (local caches, else the Hugging Face Hub,
+    else the package's URLs; see models/biggan/weights.py). `progress(done, total, message)` and
+    `cancel` (a threading.Event; progress.Cancelled) as in the engine. UserError when none."""
+    if not downloadable(name):
+        raise UserError(f"model {name!r} has no weights to download")
+    from regionprims.models import biggan
+    biggan.fetch_weights(str(name).strip().lower(), progress, cancel)

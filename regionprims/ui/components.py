@@ -19,9 +19,9 @@ def _solo_in_mixer(row: int) -> None:
 
 
 def page(cur: Current) -> None:
-    if not state.page_start(cur, "Components"):
+    mx = resources.page_mixer(cur, "Components")
+    if mx is None:
         return
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec
     lay = dec.spec.layout
     c1, c2, c3 = st.columns([3, 2, 1.4], vertical_alignment="bottom")

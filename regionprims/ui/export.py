@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from regionprims import export as ex
 from regionprims.ui import resources, state
 from regionprims.ui.state import Current
 
@@ -13,14 +14,9 @@ MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
 
 
 def page(cur: Current) -> None:
-    if not state.page_start(cur, "Export"):
+    mx = resources.page_mixer(cur, "Export")
+    if mx is None:
         return
-    try:
-        from regionprims.export import panels as ex
-    except ImportError:
-        st.warning("Exports are not available in this installation (regionprims.export is missing).")
-        return
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
     gen, dec = cur.gen, mx.dec
     view = state.view()
     weights = view.effective(dec.components.shape[0])

@@ -2,66 +2,39 @@
 ground-truth scores of the demo generator."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import streamlit as st
 
 from regionprims.method import metrics as M
 from regionprims.method.regions import subset_label
-from regionprims.ui import charts, resources, state
+from regionprims.models.demo.groundtruth import GT_MEANING
+from regionprims.ui import charts, resources
 from regionprims.ui.state import Current
 
-METRICS = [
-    ("residual_ratio", "Residual ratio", "‖f − u(N)‖ / ‖f − f0‖: the part of the feature the players leave "
-                                          "unexplained", "low"),
-    ("fit_psnr", "Fit PSNR (dB)", "PSNR of tail(u(N)) against x on the players' pixels", "high"),
-    ("fit_error_mean", "Fit error (mean)", "mean over S of the masked MSE of tail(u(S)) against x on M_S", "low"),
-    ("additivity_error_top20", "Additivity error, top 20", "mean over T of ‖f0 + Σ_{S∈top20, S∩T≠∅} Δf_S − u(T)‖ "
-                                                          "/ ‖u(T) − f0‖", "low"),
-    ("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low"),
-    ("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high"),
-]
-GT = {   # key: (meaning, good is); definitions in regionprims/groundtruth.py and docs/demo_model_card.md
-    "gt_object_purity": ("share of a component's effect inside ONE object (mean over the top components)", "high"),
-    "gt_object_coverage": ("share of present objects that have a component of their own", "high"),
-    "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
-    "gt_background_share": ("share of the effect on background pixels", "low"),
-    "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
-    "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
-    "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average object)", "—"),
-    "gt_objects_present": ("objects present in this scene", "—"),
-    "gt_components_scored": ("components scored (the top ones)", "—"),
-}
 
-
-def _fmt(v) -> str:
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        if math.isnan(v):
-            return "n/a"
-        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e4):
-            return f"{v:.2e}"
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
+def _fmt(key: str, value: object) -> str:
+    return M.format_metric(key, value, unit=False)     # the labels carry the unit
 
 
 def page(cur: Current) -> None:
-    if not state.page_start(cur, "Faithfulness"):
+    mx = resources.page_mixer(cur, "Faithfulness")
+    if mx is None:
         return
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
     dec = mx.dec
     lay = dec.spec.layout
     m = dec.metrics
 
-    for start in range(0, len(METRICS), 3):
+    for start in range(0, len(M.METRICS), 3):
         cols = st.columns(3)
-        for col, (key, label, definition, good) in zip(cols, METRICS[start:start + 3]):
-            col.metric(label, _fmt(m.get(key, float("nan"))), help=f"{definition}. Good is {good}.", border=True)
+        for col, metric in zip(cols, M.METRICS[start:start + 3]):
+            col.metric(metric.label, _fmt(metric.key, m.get(metric.key, float("nan"))),
+                       help=f"{metric.definition}. Good is {metric.good}.", border=True)
     st.caption("Transfer (top-20 of one image among the top-100 of another) needs two decompositions: "
                "`regionprims transfer A.safetensors B.safetensors` reports it (export both files from the Export page).")
     with st.expander("Definitions"):
-        st.table({"metric": [k for k, *_ in METRICS], "value": [_fmt(m.get(k, float('nan'))) for k, *_ in METRICS],
-                  "definition": [d for _, _, d, _ in METRICS], "good is": [g for *_, g in METRICS]})
+        st.table({"metric": [x.key for x in M.METRICS],
+                  "value": [_fmt(x.key, m.get(x.key, float("nan"))) for x in M.METRICS],
+                  "definition": [x.definition for x in M.METRICS], "good is": [x.good for x in M.METRICS]})
 
     left, right = st.columns(2, gap="large")
     shares = M.sparsity_curve(mx.norms, dec.ranking)
@@ -85,8 +58,9 @@ def page(cur: Current) -> None:
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
                    "compare the components with them.")
-        st.table({"score": list(gt), "value": [_fmt(v) for v in gt.values()],
-                  "meaning": [GT.get(k, ("", ""))[0] for k in gt], "good is": [GT.get(k, ("", ""))[1] for k in gt]})
+        st.table({"score": list(gt), "value": [_fmt(k, v) for k, v in gt.items()],
+                  "meaning": [GT_MEANING.get(k, ("", ""))[0] for k in gt],
+                  "good is": [GT_MEANING.get(k, ("", ""))[1] for k in gt]})
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
     info = dec.info

@@ -1,32 +1,45 @@
-"""The frame around every page: page config, URL restore, navigation, the shared sidebar.
+"""The frame around every page: page config, URL restore, navigation, the shared sidebar, and
+`PAGES`, the one list of the explorer's pages.
 
-`app.py` calls `main()`. Every file in pages/ calls `page(name)`, which draws the page's body
-when the frame is running it, and otherwise runs the frame itself. The second case happens
-because the page files live in a folder named `pages/`: Streamlit 1.67 runs such files directly
-(its legacy multipage mode) on the first script run of a server process, and on every run
-under AppTest, before app.py's `st.navigation` turns that mode off. Without this, the first
-visitor of a shared /components link got the page without the sidebar or its state.
+A page is a body function `page(cur)` in regionprims/ui/<name>.py, one row of `PAGES`, and a
+stub pages/<name>.py that calls `frame.page("<name>")` (tests/test_app.py checks that the stubs
+and the rows agree). `app.py` calls `main()`; `page(name)` draws the body when the frame is
+running it, and otherwise runs the frame itself. The second case happens because the stubs live
+in a folder named `pages/`: Streamlit 1.67 runs such files directly (its legacy multipage mode)
+on the first script run of a server process, and on every run under AppTest, before app.py's
+`st.navigation` turns that mode off. Without this, the first visitor of a shared /components
+link got the page without the sidebar or its state.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import streamlit as st
 
-from regionprims.ui import sidebar, state
+from regionprims.ui import components, explore, export, faithfulness, sidebar, state
 
 _RUNNING = "_frame_running"
 
-PAGES = (  # (file, title, icon, url path)
-    ("pages/explore.py", "Explore", ":material/tune:", "explore"),
-    ("pages/components.py", "Components", ":material/grid_view:", "components"),
-    ("pages/faithfulness.py", "Faithfulness", ":material/monitoring:", "faithfulness"),
-    ("pages/export.py", "Export", ":material/download:", "export"),
+
+@dataclass(frozen=True)
+class Page:
+    name: str                          # pages/<name>.py and the URL path /<name>
+    title: str
+    icon: str
+    body: Callable[[state.Current], None]
+
+    @property
+    def file(self) -> str:
+        return f"pages/{self.name}.py"
+
+
+PAGES = (                              # in the order of the navigation; the first is the default
+    Page("explore", "Explore", ":material/tune:", explore.page),
+    Page("components", "Components", ":material/grid_view:", components.page),
+    Page("faithfulness", "Faithfulness", ":material/monitoring:", faithfulness.page),
+    Page("export", "Export", ":material/download:", export.page),
 )
-
-
-def _body(name: str):
-    from regionprims.ui import components, explore, export, faithfulness
-    return {"explore": explore.page, "components": components.page, "faithfulness": faithfulness.page,
-            "export": export.page}[name]
 
 
 def _url_warnings() -> None:
@@ -51,7 +64,7 @@ def main() -> None:
     st.set_page_config(page_title="regionprims explorer", page_icon=":material/grid_view:", layout="wide")
     st.html(CSS)
     state.init()
-    pages = [st.Page(f, title=t, icon=i, url_path=u, default=(u == "explore")) for f, t, i, u in PAGES]
+    pages = [st.Page(p.file, title=p.title, icon=p.icon, url_path=p.name, default=(p is PAGES[0])) for p in PAGES]
     selected = st.navigation(pages, position="top")
     _url_warnings()
     sidebar.render()
@@ -66,6 +79,6 @@ def main() -> None:
 def page(name: str) -> None:
     """Entry of a file in pages/: the body inside the frame, or the whole frame."""
     if st.session_state.get(_RUNNING):
-        _body(name)(state.current())
+        next(p for p in PAGES if p.name == name).body(state.current())
     else:
         main()

@@ -11,11 +11,17 @@ from regionprims.method.regions import parse_layout
 from regionprims.method.specs import OptimSettings
 from regionprims.method.mixer import Mixer
 from regionprims.pictures import grid_overlay, png_bytes, scale_for, upscale
+from regionprims.ui import state
 
 
 def generator(model: str):
     """The shared generator of a registry model; UserError (with how to get the weights) when
-    it cannot be loaded."""
+    it cannot be loaded. Never downloads: missing weights are fetched by the sidebar's Download
+    button, as a job with progress and cancel."""
+    info = next((m for m in models() if m["name"] == model), None)
+    if info is not None and not info["weights_present"] and registry.downloadable(model):
+        raise UserError(f"The weights of {model} are not on this machine yet: use Download weights "
+                        "in the sidebar (or choose the demo model, which works offline)")
     try:
         return registry.load_generator(model)
     except UserError as exc:
@@ -46,6 +52,14 @@ def mixer(key: str, _gen, _dec) -> Mixer:
     """The decomposition prepared for live rendering (one per decomposition key)."""
     ctx = pipeline.image_and_feature(_gen, _dec.spec)[3]
     return Mixer(_gen, _dec, ctx)
+
+
+def page_mixer(cur: state.Current, title: str) -> Mixer | None:
+    """A result page's start: its title, then the prepared mixer of the current decomposition;
+    None (after showing the selection's error or the no-result note) when there is none."""
+    if not state.page_start(cur, title):
+        return None
+    return mixer(cur.key, cur.gen, cur.dec)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

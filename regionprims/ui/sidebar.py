@@ -11,7 +11,7 @@ from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.pipeline import MAX_SEED, decomposition_key
 from regionprims.models.registry import class_names, model_defaults
-from regionprims.ui import resources, state
+from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
 from regionprims.ui.urlstate import CODES_RANGE, STEPS_RANGE, TRUNC_RANGE
 
@@ -55,8 +55,7 @@ def choose() -> None:
                       "its weights (see the note below when they are missing).")
     info = infos[ss[state.MODEL]]
     if not info["weights_present"]:
-        from regionprims.models.registry import how_to_get_weights
-        st.caption(f":orange[Weights not found.] {how_to_get_weights(info['name'])}")
+        download.panel(info["name"])
     names = class_names(ss[state.MODEL])
     st.selectbox("Class", range(len(names)), key=state.CLASS, format_func=lambda i: f"{names[i]} ({i})",
                  help="Type to search by name.")

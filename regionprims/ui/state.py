@@ -78,15 +78,15 @@ def load(app: AppState) -> None:
 
 
 def app_state() -> AppState:
-    """The AppState of the widgets now (None wherever the value is the default)."""
+    """The AppState of the widgets now. Truncation and split are the widgets' values (load() put
+    the model's defaults there), so the pipeline never works a default out again; the URL
+    still leaves out what equals the default (encode_state)."""
     ss = st.session_state
     model = ss.get(MODEL, "demo")
     t_def, s_def, _ = model_defaults(model)
-    trunc = float(ss.get(TRUNC, t_def))
     steps, codes = int(ss.get(STEPS, DEFAULTS.steps)), int(ss.get(CODES, DEFAULTS.baseline_codes))
     return AppState(model=model, class_id=int(ss.get(CLASS, 0)), seed=int(ss.get(SEED, 0)),
-                    truncation=None if abs(trunc - t_def) < 1e-9 else trunc,
-                    split=None if ss.get(SPLIT, s_def) == s_def else ss.get(SPLIT),
+                    truncation=float(ss.get(TRUNC, t_def)), split=ss.get(SPLIT, s_def),
                     layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS),
                     steps=None if steps == DEFAULTS.steps else steps,
                     codes=None if codes == DEFAULTS.baseline_codes else codes,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from regionprims.errors import UserError
-from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState
+from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState, parse_row_weights
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import MODEL_NAMES, class_names, model_defaults
@@ -114,7 +114,7 @@ def encode_state(state: AppState) -> dict[str, str]:
     if state.seed != d.seed:
         out["seed"] = str(state.seed)
     t_def, s_def, _ = model_defaults(state.model)
-    if state.truncation is not None and state.truncation != t_def:
+    if state.truncation is not None and abs(state.truncation - t_def) > 1e-9:     # a slider's float
         out["trunc"] = _fmt_num(state.truncation)
     if state.split is not None and state.split != s_def:
         out["split"] = state.split
@@ -279,24 +279,19 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
 
 
 def _decode_weights(text: str, n: int, errors: list[str]) -> dict[int, float]:
-    """'row:weight,...' -> {row: weight} (weights clamped to the slider's range); bad items are
-    dropped and summed up in one message."""
+    """'row:weight,...' (mixer.parse_row_weights) -> {row: weight}, weights clamped to the
+    slider's range; bad items are dropped and summed up in one message."""
     weights: dict[int, float] = {}
     bad: list[str] = []
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        m = re.fullmatch(r"\s*(\d{1,%d}):([-+0-9.eE]{1,40})\s*" % MAX_DIGITS, item)
-        if not m:
-            bad.append(f"w: {short(item, 24)} is not row:weight")
-            continue
-        row = int(m.group(1))
-        if not 1 <= row < 2 ** n:
-            bad.append(f"w: component row {row} is outside 1..{2 ** n - 1} for {n} players")
-            continue
-        val = _number(m.group(2), f"w[{row}]", W_MIN, W_MAX, errors)
-        if val is not None and val != 1.0:
-            weights[row] = val
+    for item in parse_row_weights(text, n):
+        if item.problem == "syntax":
+            bad.append(f"w: {short(item.text, 24)} is not row:weight")
+        elif item.problem == "row":
+            bad.append(f"w: component row {short(item.row, 24)} is outside 1..{2 ** n - 1} for {n} players")
+        else:
+            val = _number(item.value_text, f"w[{item.row}]", W_MIN, W_MAX, errors)
+            if val is not None and val != 1.0:
+                weights[item.row] = val
     if bad:
         more = f" (and {len(bad) - 1} more bad items)" if len(bad) > 1 else ""
         errors.append(f"{bad[0]}; ignored{more}")

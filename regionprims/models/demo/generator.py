@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 from pathlib import Path
 
 import torch
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from regionprims.errors import UserError
-from regionprims.validation import validate_seed, validate_truncation
+from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
 from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
 from regionprims.models.base import SplitContext
 
@@ -218,30 +217,11 @@ class DemoGenerator:
             self.net.out_conv.to(memory_format=torch.channels_last)
 
     # -- validation ------------------------------------------------------------------------
-    @staticmethod
-    def _as_int(v):
-        if isinstance(v, bool):
-            return None
-        try:
-            return operator.index(v)
-        except TypeError:
-            return None
-
     def _check_class(self, class_id) -> int:
-        k = self._as_int(class_id)
-        if k is None or not 0 <= k < len(self.class_names):
-            raise UserError(f"class {class_id!r} is out of range for model demo: use 0..{len(self.class_names) - 1} "
-                            f"or a name ({', '.join(self.class_names)})")
-        return k
-
-    @staticmethod
-    def _check_truncation(truncation) -> float:
-        return validate_truncation(truncation)
+        return validate_class_index(class_id, len(self.class_names))
 
     def _split_index(self, split: str) -> int:
-        if split not in self.split_points:
-            raise UserError(f"unknown split point '{split}' for model demo; valid: {', '.join(self.split_points)}")
-        return self.split_points.index(split)
+        return split_index(split, self.split_points, "model demo")
 
     @staticmethod
     def _check_finite(x: Tensor, what: str) -> Tensor:
@@ -253,7 +233,7 @@ class DemoGenerator:
     # -- protocol --------------------------------------------------------------------------
     def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
         seed = validate_seed(seed)
-        t = self._check_truncation(truncation)
+        t = validate_truncation(truncation)
         g = torch.Generator().manual_seed(seed)
         z = torch.randn(batch, self.z_dim, generator=g).clamp_(-2.0, 2.0)
         return (t * z).to(self.device)
@@ -261,16 +241,12 @@ class DemoGenerator:
     def _cond(self, class_id: int) -> Tensor:
         return self.net.cond(torch.tensor([class_id], device=self.device))
 
-    @torch.no_grad()
-    def _head_nograd(self, z, cond, idx):
-        return self.net.run_blocks(self._prep(self.net.stem(z, cond)), cond, 0, idx + 1)
-
     def _prep(self, h: Tensor) -> Tensor:
         return h.contiguous(memory_format=torch.channels_last) if self.channels_last else h
 
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
         class_id = self._check_class(class_id)
-        t = self._check_truncation(truncation)
+        t = validate_truncation(truncation)
         idx = self._split_index(split)
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
         if z.dim() == 1:
@@ -295,7 +271,7 @@ class DemoGenerator:
 
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
         class_id = self._check_class(class_id)
-        self._check_truncation(truncation)
+        validate_truncation(truncation)
         z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
         if z.dim() == 1:
             z = z.unsqueeze(0)

@@ -40,6 +40,18 @@ import torch
 from torch import Tensor
 
 COVERAGE_THRESHOLD = 0.5
+GT_MEANING = {   # key: (meaning, good is), as the explorer shows them; the definitions are above
+    "gt_object_purity": ("share of a component's effect inside ONE object (mean over the top components)", "high"),
+    "gt_object_coverage": ("share of present objects that have a component of their own", "high"),
+    "gt_region_agreement": ("share of the effect on object pixels inside the component's own regions", "high"),
+    "gt_background_share": ("share of the effect on background pixels", "low"),
+    "gt_region_contains_object": ("how much of its dominant object a component's regions contain", "high"),
+    "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
+    "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average "
+                        "object)", "—"),
+    "gt_objects_present": ("objects present in this scene", "—"),
+    "gt_components_scored": ("components scored (the top ones)", "—"),
+}
 
 
 def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subsets: Tensor,

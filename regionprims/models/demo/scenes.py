@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from regionprims.errors import UserError
+from regionprims.validation import validate_class_index
 
 IMAGE_SIZE = 48
 Z_DIM = 32
@@ -421,10 +422,8 @@ _CLASS_FN: dict[str, Callable[[Tensor], list[_Layer]]] = {
 # Public API
 
 def _check_class(class_id: int) -> str:
-    if isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < len(DEMO_CLASSES):
-        raise UserError(f"demo class must be an index 0..{len(DEMO_CLASSES) - 1} "
-                        f"({', '.join(DEMO_CLASSES)}), got {class_id!r}")
-    return DEMO_CLASSES[class_id]
+    """The name of a demo class index (validation.validate_class_index's one message otherwise)."""
+    return DEMO_CLASSES[validate_class_index(class_id, len(DEMO_CLASSES))]
 
 
 def _check_z(z: Tensor) -> Tensor:
@@ -498,7 +497,3 @@ def _slot(cls: str, zz: Tensor, name: str, layers: list) -> Tensor:
         if lay.name == name:
             slot |= lay.alpha[0] > 0.5
     return slot
-
-
-def object_names(class_id: int) -> tuple[str, ...]:
-    return tuple(SLICES[_check_class(class_id)].keys())

@@ -95,22 +95,8 @@ def _default_progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
-          progress: Callable[[str], None] | None = None, lr: float = 2e-3,
-          log_every: int = 100) -> dict:
-    """Train, write `out` (safetensors) and `out` with suffix .json (summary); return the summary."""
-    from safetensors.torch import save_file
-
-    from regionprims.models.demo.generator import DEFAULT_CONFIG, DemoNet
-
-    progress = progress or _default_progress
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    config = dict(TINY_CONFIG if tiny else DEFAULT_CONFIG)
-    torch.manual_seed(seed)
-    net = DemoNet(config).to(memory_format=torch.channels_last)   # ~2x faster convolutions on CPU
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.99))
+def _schedule(lr: float, steps: int) -> Callable[[int], float]:
+    """Linear warm-up over the first tenth (at most 100 steps), then cosine down to 1% of lr."""
     warm = max(1, min(100, steps // 10))
 
     def lr_at(step: int) -> float:
@@ -118,10 +104,13 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
             return lr * (step + 1) / warm
         p = (step - warm) / max(1, steps - warm)
         return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * p)))
+    return lr_at
 
-    hz, hids = heldout_set(8 if tiny else 64)
-    quick = torch.cat([(hids == k).nonzero().view(-1)[:8] for k in range(len(DEMO_CLASSES))])
-    t0 = time.time()
+
+def _fit(net: torch.nn.Module, steps: int, batch: int, gen: torch.Generator, lr_at: Callable[[int], float],
+         log: Callable[[int, float], None], log_every: int) -> None:
+    """The regression loop: MSE + 0.1 L1 against freshly rendered scenes; `log(step, loss_ema)`."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr_at(0), betas=(0.9, 0.99))
     loss_ema = None
     net.train()
     for step in range(steps):
@@ -139,12 +128,47 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
         loss_ema = lv if loss_ema is None else 0.98 * loss_ema + 0.02 * lv
         if (step + 1) % log_every == 0 or step + 1 == steps:
             net.eval()
-            ps = psnr_per_class(lambda a, b: net(a, b), hz[quick], hids[quick])
+            log(step, loss_ema)
             net.train()
-            el = time.time() - t0
-            eta = el / (step + 1) * (steps - step - 1)
-            progress(f"step {step + 1}/{steps}  loss {loss_ema:.5f}  held-out PSNR {sum(ps.values()) / len(ps):.2f} dB "
-                     f"(min {min(ps.values()):.2f})  lr {lr_at(step):.2e}  {el:.0f}s elapsed, ETA {eta:.0f}s")
+
+
+def _write(out: Path, state: dict[str, torch.Tensor], config: dict, summary: dict) -> None:
+    """The weights (safetensors, written atomically) and the summary beside them (.json)."""
+    from safetensors.torch import save_file
+    meta = {"format": "regionprims-demo-generator/1", "seed": str(summary["seed"]), "steps": str(summary["steps"]),
+            "batch": str(summary["batch"]), "config": json.dumps(config), "summary": json.dumps(summary)}
+    tmp = out.with_name(out.name + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(out)
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
+          progress: Callable[[str], None] | None = None, lr: float = 2e-3,
+          log_every: int = 100) -> dict:
+    """Train, write `out` (safetensors) and `out` with suffix .json (summary); return the summary."""
+    from regionprims.models.demo.generator import DEFAULT_CONFIG, DemoNet
+
+    progress = progress or _default_progress
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    config = dict(TINY_CONFIG if tiny else DEFAULT_CONFIG)
+    torch.manual_seed(seed)
+    net = DemoNet(config).to(memory_format=torch.channels_last)   # ~2x faster convolutions on CPU
+    gen = torch.Generator().manual_seed(seed)
+    lr_at = _schedule(lr, steps)
+    hz, hids = heldout_set(8 if tiny else 64)
+    quick = torch.cat([(hids == k).nonzero().view(-1)[:8] for k in range(len(DEMO_CLASSES))])
+    t0 = time.time()
+
+    def log(step: int, loss_ema: float) -> None:
+        ps = psnr_per_class(lambda a, b: net(a, b), hz[quick], hids[quick])
+        el = time.time() - t0
+        eta = el / (step + 1) * (steps - step - 1)
+        progress(f"step {step + 1}/{steps}  loss {loss_ema:.5f}  held-out PSNR {sum(ps.values()) / len(ps):.2f} dB "
+                 f"(min {min(ps.values()):.2f})  lr {lr_at(step):.2e}  {el:.0f}s elapsed, ETA {eta:.0f}s")
+
+    _fit(net, steps, batch, gen, lr_at, log, log_every)
     train_seconds = time.time() - t0
     _recalibrate_bn(net, gen, batches=4 if tiny else 50, batch=256 if not tiny else 16)
     psnr = psnr_per_class(lambda a, b: net(a, b), hz, hids)
@@ -162,12 +186,7 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
         "parameters": sum(v.numel() for v in state.values()),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
     }
-    meta = {"format": "regionprims-demo-generator/1", "seed": str(seed), "steps": str(steps),
-            "batch": str(batch), "config": json.dumps(config), "summary": json.dumps(summary)}
-    tmp = out.with_name(out.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(out)
-    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write(out, state, config, summary)
     return summary
 
 

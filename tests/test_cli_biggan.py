@@ -1,4 +1,4 @@
-"""Issue 2's end-to-end check: `regionprims decompose --model FOLDER ... --json --out FILE` on a
+"""`regionprims decompose --model FOLDER ... --json --out FILE` end to end on a
 small randomly initialised BigGAN-deep saved to a folder, read through the real loader, in a
 subprocess as a user runs it; the report and the file pass the shared contract checker."""
 import json
