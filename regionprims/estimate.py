@@ -27,7 +27,7 @@ import torch
 
 from regionprims.method.metrics import TOP
 from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb
-from regionprims.method.specs import DecompositionSpec, stable_hash
+from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.models.base import SplitGenerator
 
 CONFIRM_SECONDS = 120.0          # the explorer asks before starting a job expected to take longer
@@ -109,7 +109,8 @@ def _timed(fn: Callable[[int], None], batch: int, device: torch.device) -> float
 
 def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUDGET_S) -> TailCost:
     """Time the tail at `split` on the generator's device: one warm-up step, then steps of batch
-    1, 2, 4, ... until one takes longer than `budget_s` (the cheap ones three times, keeping the
+    1, 2, 4, ... (at most the automatic chunk of the default memory bound, so that the probe fits
+    wherever the run fits) until one takes longer than `budget_s` (the cheap ones three times, keeping the
     fastest): about 3 x budget_s in all on a fast device, two single-sample steps on a slow one."""
     start = time.perf_counter()
     device = torch.device(gen.device)
@@ -135,6 +136,8 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     def head(b: int) -> None:
         gen.head(gen.sample_z(1, t, b), 0, t, split)
 
+    nbytes = activation_bytes_per_sample(gen, ctx, f)
+    largest = chunk_for(nbytes, memory_budget_mb(device, OptimSettings().memory_mb), MOST_BATCH)
     _timed(step, 1, device)                        # warm-up (allocation, kernel choice)
     steps: list[tuple[int, float]] = []
     b = 1
@@ -143,13 +146,14 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
         if took < budget_s / 4:                    # cheap: the best of three (a shared CPU is noisy)
             took = min(took, _timed(step, b, device), _timed(step, b, device))
         steps.append((b, took))
-        if took > budget_s or b >= MOST_BATCH:
+        if took > budget_s or b >= largest:        # never a batch the run itself would not fit
             break
-        b *= 2
+        b = min(2 * b, largest)
     bf = min(b, RENDER_BATCH)
     fwd = _timed(forward, bf, device) / bf
     hd = _timed(head, HEAD_BATCH, device) / HEAD_BATCH
-    nbytes = activation_bytes_per_sample(gen, ctx, f)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()                   # the probe's blocks go back before the run
     return TailCost(steps=tuple(steps), forward_per_sample=fwd, head_per_sample=hd, bytes_per_sample=int(nbytes),
                     device=str(device), probe_seconds=time.perf_counter() - start)
 

@@ -276,6 +276,7 @@ def result_nbytes(dec: Decomposition) -> int:
 
 
 _REGISTRY: JobRegistry | None = None
+_STUDIES: JobRegistry | None = None
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -288,13 +289,24 @@ def registry() -> JobRegistry:
         return _REGISTRY
 
 
-def reset_registry() -> None:
-    """Stop the worker and forget every job and result (tests)."""
-    global _REGISTRY
+def study_registry() -> JobRegistry:
+    """The process-wide registry of studies: its own worker thread, so that a study (whose work
+    runs in Ray's processes) never holds up a single decomposition."""
+    global _STUDIES
     with _REGISTRY_LOCK:
-        old, _REGISTRY = _REGISTRY, None
-    if old is not None:
-        old.shutdown()
+        if _STUDIES is None:
+            _STUDIES = JobRegistry()
+        return _STUDIES
+
+
+def reset_registry() -> None:
+    """Stop the workers and forget every job and result (tests)."""
+    global _REGISTRY, _STUDIES
+    with _REGISTRY_LOCK:
+        olds, _REGISTRY, _STUDIES = (_REGISTRY, _STUDIES), None, None
+    for old in olds:
+        if old is not None:
+            old.shutdown()
 
 
 # -- decompositions --------------------------------------------------------------------------
@@ -367,3 +379,21 @@ def submit_download(model: str, owner: str, reg: JobRegistry | None = None) -> J
         return None, False
 
     return (reg or registry()).submit(download_key(model), run, owner, f"download {model} weights")
+
+
+def submit_study(plan, owner: str, reg: JobRegistry | None = None) -> Job:
+    """Queue `regionprims batch` of a study plan (local Ray, the current cache folder) as a
+    background job; its result is the StudyRecord. Cancelling stops the study after the images
+    in flight (what finished stays cached)."""
+    from regionprims.study import runner
+    key = "study/" + plan.study_id()
+    cache_dir = result_cache().directory
+
+    def run(progress, cancel):
+        runner.connect()
+        opts = runner.BatchOptions(cache_dir=cache_dir)
+        record = runner.run_batch(plan, opts, lambda s: progress(s.finished, s.total, s.message()), cancel)
+        return record, False
+
+    label = f"study {plan.model} {len(plan.classes)} classes x {len(plan.seeds)} seeds"
+    return (reg or study_registry()).submit(key, run, owner, label)

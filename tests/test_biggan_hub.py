@@ -185,3 +185,18 @@ def test_explorer_downloads_with_progress_then_uses_the_model(fake, tmp_path, mo
     assert not at.error and at.session_state["current"].gen.name == NAME
     assert fake.gets("pytorch_model.bin") == [None]
     jobs.reset_registry()
+
+
+def test_cli_offline_is_one_paragraph_at_once(fake, monkeypatch, capsys):
+    import time
+
+    from regionprims import cli
+    from regionprims.models import registry
+    monkeypatch.setattr(registry, "_LOADED", {})
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.monotonic()
+    code = cli.main(["decompose", "--model", NAME, "--class", "1", "--seed", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - start < 10 and fake.log == []
+    assert err.count("\n") == 1 and err.startswith(f"error: No weights for {NAME}: looked in ")
+    assert "not installed" not in err and "Traceback" not in err

@@ -118,3 +118,9 @@ def test_cli_states_the_estimate_before_a_decomposition(monkeypatch, tiny_gen, c
     assert "estimated time" not in capsys.readouterr().err
     assert cli.main(argv[:-1] + ["--seed", "3", "--quiet", "--json"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_probe_never_times_a_batch_larger_than_the_run_would_use(tiny_gen, monkeypatch):
+    monkeypatch.setattr(E, "chunk_for", lambda nbytes, memory_mb, most=512: 3)   # memory fits 3 samples
+    cost = E.probe_tail_cost(tiny_gen, tiny_gen.default_split, budget_s=100.0)
+    assert [b for b, _ in cost.steps] == [1, 2, 3]

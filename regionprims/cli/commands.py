@@ -225,6 +225,26 @@ def _common(p: argparse.ArgumentParser, image: bool = True) -> None:
         p.add_argument("--truncation", default=None, help="in (0, 1]; default 1.0 for demo, 0.4 for BigGAN")
 
 
+def add_settings(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    """The settings of one decomposition (decompose and batch take the same). With
+    defaults=False every flag defaults to None, so that a study file's values stay unless given."""
+    d = (lambda v: v) if defaults else (lambda v: None)
+    p.add_argument("--layout", default=d("3x3"), help="3x3 (default), paper (6x6, 9 foreground players), or RxC")
+    p.add_argument("--players", default=None, help="comma-separated patch indices (row-major)")
+    p.add_argument("--split", default=None, help="split point (module path); default: the model's")
+    p.add_argument("--steps", type=int, default=None, help="most optimisation steps per subset")
+    p.add_argument("--lr", type=float, default=None, help="learning rate of the mask logits")
+    p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
+    p.add_argument("--mask", choices=["spatial", "channel"], default=None)
+    p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
+    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (default: as many "
+                   "as fit in --memory-mb)")
+    p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
+                   "(default 4096)")
+    p.add_argument("--rank-by", default=d("norm"), choices=["norm", "effect"])
+    p.add_argument("--force", action="store_true", default=d(False), help="allow more than 12 players")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage block) for user mistakes."""
 
@@ -244,20 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decompose", help="decompose one image into OR components")
     _common(p)
-    p.add_argument("--layout", default="3x3", help="3x3 (default), paper (6x6, 9 foreground players), or RxC")
-    p.add_argument("--players", default=None, help="comma-separated patch indices (row-major)")
-    p.add_argument("--split", default=None, help="split point (module path); default: the model's")
-    p.add_argument("--steps", type=int, default=None, help="most optimisation steps per subset")
-    p.add_argument("--lr", type=float, default=None, help="learning rate of the mask logits")
-    p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
-    p.add_argument("--mask", choices=["spatial", "channel"], default=None)
-    p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
-    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (default: as many "
-                   "as fit in --memory-mb)")
-    p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
-                   "(default 4096)")
-    p.add_argument("--rank-by", default="norm", choices=["norm", "effect"])
-    p.add_argument("--force", action="store_true", help="allow more than 12 players")
+    add_settings(p)
     p.add_argument("--out", default=None, help="write the decomposition file (.safetensors)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--cache-dir", default=None, help="cache folder (default: $REGIONPRIMS_CACHE or cache/)")
@@ -288,9 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None)
     p.set_defaults(func=cmd_cache)
 
-    from regionprims.cli import export
+    from regionprims.cli import export, study
     from regionprims.models.demo import train
-    for register in (train.register, export.register):
+    for register in (train.register, export.register, study.register):
         register(sub)
     return parser
 

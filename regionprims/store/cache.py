@@ -128,6 +128,20 @@ class ResultCache:
     def __contains__(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def keys(self) -> list[str]:
+        """The keys of the entries present (read from each entry's header; damaged ones skipped)."""
+        out = []
+        head = len(MAGIC) + 32 + 10
+        for e in self._files():
+            try:
+                with open(e.path, "rb") as fh:
+                    data = fh.read(head)
+                    if len(data) == head and data.startswith(MAGIC):
+                        out.append(fh.read(int.from_bytes(data[head - 2:head], "little")).decode())
+            except (OSError, UnicodeDecodeError):
+                continue
+        return out
+
     def _files(self) -> list[os.DirEntry]:
         try:
             return [e for e in os.scandir(self.entries) if e.name.endswith(SUFFIX) and e.is_file()]
@@ -205,6 +219,10 @@ class ResultCache:
         except Exception:                        # noqa: BLE001 - recomputed, never served
             self.delete(key)
             return None
+
+    def keys(self) -> list[str]:
+        """Every key in the store (for listing small records such as studies)."""
+        return [k for k in self.store.iterkeys() if isinstance(k, str)]
 
     def clear(self) -> int:
         """Remove every entry, every temp file, unheld locks and the legacy diskcache folder.

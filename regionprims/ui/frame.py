@@ -17,7 +17,7 @@ from typing import Callable
 
 import streamlit as st
 
-from regionprims.ui import components, explore, export, faithfulness, sidebar, state
+from regionprims.ui import components, explore, export, faithfulness, sidebar, state, study
 
 _RUNNING = "_frame_running"
 
@@ -39,6 +39,7 @@ PAGES = (                              # in the order of the navigation; the fir
     Page("components", "Components", ":material/grid_view:", components.page),
     Page("faithfulness", "Faithfulness", ":material/monitoring:", faithfulness.page),
     Page("export", "Export", ":material/download:", export.page),
+    Page("study", "Study", ":material/query_stats:", study.page),
 )
 
 

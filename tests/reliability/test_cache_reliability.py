@@ -195,3 +195,12 @@ def test_size_bound_evicts_least_recently_used(tmp_path):
     cache.get_bytes("v3/t/1")                            # used: survives the next eviction
     cache.set_bytes("v3/t/3", bytes(10_000))
     assert [f"v3/t/{i}" in cache for i in range(4)] == [False, True, False, True]
+
+
+def test_keys_are_listed_from_entry_headers(tmp_path):
+    from regionprims.store.cache import ResultCache
+    cache = ResultCache(tmp_path / "c")
+    cache.set_bytes("v3/study/abc", b"{}")
+    cache.set_bytes("v3/decomposition/def", b"x")
+    (cache.entries / ("0" * 40 + ".entry")).write_bytes(b"garbage")
+    assert sorted(cache.keys()) == ["v3/decomposition/def", "v3/study/abc"]

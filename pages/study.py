@@ -1,0 +1,4 @@
+"""Study page of the explorer; its body is regionprims/ui/study.py (run through app.py)."""
+from regionprims.ui import frame
+
+frame.page("study")

@@ -1,0 +1,92 @@
+"""The study report as Markdown tables (`report.md`, and what `regionprims study` prints)."""
+from __future__ import annotations
+
+from regionprims.method.metrics import TOP
+
+KINDS = (("asym", "top-{top} in top-{pool}"), ("sym", "top-{top} / top-{top}"))
+
+
+def ms(s: dict | None, digits: int = 3) -> str:
+    """'mean ± std' of a stats dict, or '—' when undefined."""
+    return "—" if not s else f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def transfer_table(report: dict) -> list[str]:
+    top, pool = report["top"], report["pool"]
+    head = ["class", "images"]
+    for kind, title in KINDS:
+        t = title.format(top=top, pool=pool)
+        head += [f"{t}: within class", f"{t}: across classes", f"{t}: chance"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    entries = [(c["class_name"], c["images"], c["transfer"]) for c in report["classes"]]
+    entries.append(("**all**", report["images"], report["all"]["transfer"]))
+    for name, n, tr in entries:
+        cells = [name, n]
+        for kind, _ in KINDS:
+            ok = report["transfer_defined"][kind]
+            chance = report["chance"][kind]
+            cells += [ms(tr[kind]["within"]) if ok else "—", ms(tr[kind]["across"]) if ok else "—",
+                      f"{chance['mean']:.3f} ± {chance['std']:.3f}" if ok else "—"]
+        lines.append(_row(cells))
+    return lines
+
+
+def consistency_table(report: dict) -> list[str]:
+    top = report["top"]
+    lines = [_row(["class", "seeds", f"top-{top} region sets (Jaccard)", "footprint (cosine)",
+                   "channel profile (cosine)", "most recurring region sets (share of seeds)"]),
+             _row(["---"] * 6)]
+    for c in report["classes"]:
+        k = c["consistency"]
+        rec = ", ".join(f"{{{','.join(map(str, r['patches']))}}} {r['share']:.0%}" for r in k["recurring"][:5])
+        lines.append(_row([c["class_name"], k["seeds"], ms(k["region_sets"]), ms(k["footprint"]), ms(k["profile"]),
+                           rec]))
+    ctrl = report["all"]["consistency_across_classes"]
+    lines.append(_row(["**across classes (control)**", "", "", ms(ctrl["footprint"]), ms(ctrl["profile"]), ""]))
+    return lines
+
+
+def metrics_table(report: dict) -> list[str]:
+    overall = report["metrics"]["overall"]
+    lines = [_row(["metric", "images", "mean ± std", "median", "min", "max", "null (mean ± std)"]),
+             _row(["---"] * 7)]
+    for key, s in overall.items():
+        if key.startswith("null_"):
+            continue
+        null = overall.get("null_" + key)
+        lines.append(_row([key, s["n"], ms(s, 4), f"{s['median']:.4f}", f"{s['min']:.4f}", f"{s['max']:.4f}",
+                           ms(null, 4) if null else "—"]))
+    return lines
+
+
+def markdown(report: dict) -> str:
+    """report.md: the three tables with one line on how to read each."""
+    top, pool = report.get("top", TOP), report["pool"]
+    out = [f"# Study {report.get('study_id', '')}: {report.get('model', '')}, layout {report.get('layout', '')}",
+           "", f"{report['images']} images, {report['n_components']} components each; "
+               f"{len(report.get('failed', []))} failed, {len(report.get('missing', []))} missing.", "",
+           "## Transfer", "",
+           f"Share of image a's top-{top} components (by region set) found in image b's top-{pool} "
+           f"(the paper's test) and in b's top-{top}, over ordered pairs (a, b): b of the same class "
+           "(within), of another class (across, the control), and for a random ranking (chance, "
+           "hypergeometric mean ± std). Mean ± std over pairs.", ""]
+    out += transfer_table(report)
+    out += ["", "## Consistency across seeds", "",
+            f"For the seeds of one class: overlap (Jaccard) of their top-{top} region sets; for a region "
+            f"set in the top-{top} of two seeds, the cosine similarity of where its component acts in the "
+            "feature (energy per position) and through which channels (energy per channel). The control "
+            "compares the same region set across classes.", ""]
+    out += consistency_table(report)
+    out += ["", "## Faithfulness metrics over the study", "",
+            "Each metric's distribution over the images, beside its geometric null where the "
+            "decompositions carry one (null_ keys).", ""]
+    out += metrics_table(report)
+    if report.get("failed"):
+        out += ["", "## Failed images", ""]
+        out += [f"- class {f['class_id']} ({f.get('class_name')}) seed {f['seed']}: {f.get('error')}"
+                for f in report["failed"]]
+    return "\n".join(out) + "\n"
