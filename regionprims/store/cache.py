@@ -129,7 +129,8 @@ class ResultCache:
         return self._path(key).is_file()
 
     def keys(self) -> list[str]:
-        """The keys of the entries present (read from each entry's header; damaged ones skipped)."""
+        """The keys of the entries present, read from each entry's header (for listing small records
+        such as studies; damaged entries are skipped)."""
         out = []
         head = len(MAGIC) + 32 + 10
         for e in self._files():
@@ -219,10 +220,6 @@ class ResultCache:
         except Exception:                        # noqa: BLE001 - recomputed, never served
             self.delete(key)
             return None
-
-    def keys(self) -> list[str]:
-        """Every key in the store (for listing small records such as studies)."""
-        return [k for k in self.store.iterkeys() if isinstance(k, str)]
 
     def clear(self) -> int:
         """Remove every entry, every temp file, unheld locks and the legacy diskcache folder.
