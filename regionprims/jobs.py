@@ -10,10 +10,11 @@ result opens at once. Cancelling is per watcher: the job stops only when every t
 for it has cancelled.
 
 Bounds (issue 10: a URL must not be able to tie the explorer up): at most MAX_ACTIVE jobs queued
-or running (more is refused with a one-line `Busy`); a job none of whose owners has looked at it
-(`heartbeat`) for WATCH_SECONDS is cancelled; finished job records are dropped after
-KEEP_RECORD_SECONDS; results kept in memory are bounded by their bytes, not their count. A job
-whose cancel flag is set is never joined: a new request for its key gets a fresh job.
+or running (more is refused with a one-line `Busy`); a decomposition none of whose owners has
+looked at it (`heartbeat`) for WATCH_SECONDS is cancelled (downloads and studies run on);
+finished job records are dropped after KEEP_RECORD_SECONDS; results kept in memory are bounded
+by their bytes, not their count. A job whose cancel flag is set is never joined: a new request
+for its key gets a fresh job.
 """
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class Job:
     fn: JobFn = field(repr=False)
     owners: set = field(default_factory=set)
     seen: dict = field(default_factory=dict, repr=False)    # owner -> last heartbeat (monotonic)
+    watch: bool = False            # cancelled when no owner has sent a heartbeat for a while
     state: str = QUEUED
     done: int = 0
     total: int = 1
@@ -95,8 +97,9 @@ class Job:
         return spent * (1.0 - frac) / frac
 
     def watched(self, now: float, timeout: float) -> bool:
-        """Whether some owner has looked at the job within `timeout` seconds."""
-        return any(now - self.seen.get(o, self.submitted) < timeout for o in self.owners)
+        """Whether some owner has looked at the job within `timeout` seconds (always, for a job
+        submitted without `watch`)."""
+        return not self.watch or any(now - self.seen.get(o, self.submitted) < timeout for o in self.owners)
 
     def _progress(self, done: int, total: int, message: str) -> None:
         now = time.monotonic()
@@ -162,9 +165,10 @@ class JobRegistry:
                 del self._jobs[key]
 
     # -- commands ------------------------------------------------------------------------
-    def submit(self, key: str, fn: JobFn, owner: str, label: str = "") -> Job:
+    def submit(self, key: str, fn: JobFn, owner: str, label: str = "", watch: bool = False) -> Job:
         """Start (or join) the job for `key`. A finished job with a result is returned as is;
-        a failed or cancelled one (or one told to stop) is replaced by a fresh job. Raises Busy
+        a failed or cancelled one (or one told to stop) is replaced by a fresh job. With `watch`,
+        the job is cancelled once no owner has called `heartbeat` for watch_seconds. Raises Busy
         when MAX_ACTIVE jobs are already queued or running."""
         now = time.monotonic()
         with self._lock:
@@ -179,7 +183,7 @@ class JobRegistry:
             if active >= self.max_active:
                 raise Busy(f"the explorer is busy ({active} decompositions queued or running); "
                            "try again when one has finished")
-            job = Job(key=key, label=label or key, fn=fn, owners={owner}, seen={owner: now})
+            job = Job(key=key, label=label or key, fn=fn, owners={owner}, seen={owner: now}, watch=watch)
             self._jobs[key] = job
             self._ensure_worker()
         self._queue.put(job)
@@ -243,7 +247,7 @@ class JobRegistry:
             job.result, job.cache_hit = dec, hit
             job.done = job.total
             job.state, job.message = DONE, "done"
-            if dec is not None:             # a download job has no decomposition
+            if isinstance(dec, Decomposition):  # a download or study job has none
                 self.remember(job.key, dec)
         finally:
             job.finished = time.monotonic()
@@ -340,7 +344,7 @@ def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) 
         return decompose(gen, spec, cache=cache, progress=progress, cancel=cancel)
 
     label = f"{spec.model} class {spec.class_id} seed {spec.seed} {spec.layout.name}"
-    return (reg or registry()).submit(key, run, owner, label)
+    return (reg or registry()).submit(key, run, owner, label, watch=True)
 
 
 def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:

@@ -88,8 +88,9 @@ def test_job_nobody_watches_is_cancelled():
     reg = jobs.JobRegistry(watch_seconds=0.3)
     release, started = threading.Event(), threading.Event()
     try:
-        job = reg.submit("k", _blocking(release, started), "tab")
-        reg.submit("q", _blocking(release), "tab2")
+        job = reg.submit("k", _blocking(release, started), "tab", watch=True)
+        reg.submit("q", _blocking(release), "tab2", watch=True)
+        free = reg.submit("d", _blocking(release), "tab3")          # a download: not watched
         assert started.wait(10)
         for _ in range(5):                                   # the tab of "k" keeps looking ...
             time.sleep(0.1)
@@ -97,6 +98,8 @@ def test_job_nobody_watches_is_cancelled():
         assert job.state == jobs.RUNNING
         assert reg.wait("k", 10).state == jobs.CANCELLED     # ... then leaves: the job stops
         assert reg.wait("q", 10).state == jobs.CANCELLED     # the queued one was never looked at
+        time.sleep(0.5)
+        assert free.state == jobs.RUNNING                    # runs on without heartbeats
     finally:
         release.set()
         reg.shutdown()
