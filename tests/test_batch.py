@@ -85,6 +85,15 @@ def test_rerun_computes_nothing(study):
     assert {im["file"]: (opts.out / im["file"]).read_bytes() for im in again.images} == before
 
 
+def test_study_by_id_reads_the_cache(study, capsys, tmp_path):
+    """The study's record and images from the cache alone (no folder): `regionprims study ID`."""
+    _, opts, record, _ = study
+    assert main(["study", record.study_id, "--cache-dir", str(opts.cache_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["images"] == 6 and report["missing"] == [] and report["study_id"] == record.study_id
+    assert main(["study", "0123456789abcdef", "--cache-dir", str(opts.cache_dir)]) == 2
+
+
 def _read(path: Path):
     with safe_open(str(path), "pt") as fh:
         meta = json.loads(fh.metadata()["regionprims"])

@@ -84,26 +84,29 @@ def transfer(ranking_a: Sequence[int], ranking_b: Sequence[int], top_a: int = 20
     return len(a & b) / max(1, min(top_a, len(ranking_a)))
 
 
-def transfer_chance(n_components: int, top_a: int = 20, top_b: int = 100) -> float:
-    """Expected `transfer` when b's ranking is a random order of the same n components: top_b
-    of n drawn at random hold each of a's top_a with probability top_b / n (hypergeometric mean)."""
-    b = min(top_b, n_components)
-    return b / n_components if n_components > 0 else float("nan")
+def transfer_chance(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
+    """Expected transfer(a, b, k_a, k_b) when both rankings are uniformly random orders of the same
+    n_components components: E|A ∩ B| / |A| = min(k_b, n) / n (hypergeometric mean), e.g.
+    100 / 511 = 0.196 for 3x3 and 20 / 511 = 0.039 for top20/top20."""
+    if n_components <= 0:
+        raise ValueError("transfer_chance needs at least one component")
+    return min(k_b, n_components) / n_components
 
 
-def transfer_chance_spread(n_components: int, top_a: int = 20, top_b: int = 100) -> float:
-    """Standard deviation of `transfer` under that random order (hypergeometric variance / top_a^2)."""
-    n, a, b = n_components, min(top_a, n_components), min(top_b, n_components)
+def transfer_chance_spread(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
+    """Standard deviation of transfer(a, b, k_a, k_b) under those random orders (hypergeometric
+    variance / k_a^2): the spread to show beside `transfer_chance`."""
+    n, a, b = n_components, min(k_a, n_components), min(k_b, n_components)
     if n <= 1 or a == 0:
         return 0.0
     var = b * (a / n) * (1 - a / n) * (n - b) / (n - 1)
     return math.sqrt(var) / a
 
 
-def transfer_defined(n_components: int, top_a: int = 20, top_b: int = 100) -> bool:
+def transfer_defined(n_components: int, k_a: int = 20, k_b: int = 100) -> bool:
     """Transfer says something only when both tops are proper parts of the components (a top-20
     of 15 components, or a top-100 of 63, holds all of them: the score would be 1 by construction)."""
-    return top_a < n_components and top_b < n_components
+    return k_a < n_components and k_b < n_components
 
 
 # ---------------------------------------------------------------------------------- the table
