@@ -18,6 +18,7 @@ explorer shows it by the Decompose button and asks for a confirmation above CONF
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -110,8 +111,8 @@ def _timed(fn: Callable[[int], None], batch: int, device: torch.device) -> float
 def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUDGET_S) -> TailCost:
     """Time the tail at `split` on the generator's device: one warm-up step, then steps of batch
     1, 2, 4, ... (at most the automatic chunk of the default memory bound, so that the probe fits
-    wherever the run fits) until one takes longer than `budget_s` (the cheap ones three times, keeping the
-    fastest): about 3 x budget_s in all on a fast device, two single-sample steps on a slow one."""
+    wherever the run fits) until one takes longer than `budget_s` (the cheap ones five times, keeping the
+    median): about 3 x budget_s in all on a fast device, two single-sample steps on a slow one."""
     start = time.perf_counter()
     device = torch.device(gen.device)
     t = 0.5
@@ -143,8 +144,8 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     b = 1
     while True:
         took = _timed(step, b, device)
-        if took < budget_s / 4:                    # cheap: the best of three (a shared CPU is noisy)
-            took = min(took, _timed(step, b, device), _timed(step, b, device))
+        if took < budget_s / 4:                    # cheap: the median of five, because a shared CPU
+            took = statistics.median([took] + [_timed(step, b, device) for _ in range(4)])   # is noisy
         steps.append((b, took))
         if took > budget_s or b >= largest:        # never a batch the run itself would not fit
             break
