@@ -1,63 +1,166 @@
-"""Ground truth on the demo generator: decompose (class, seed) pairs with the default settings
-and report the gt_ scores (docs/demo_model_card.md defines them), the faithfulness metrics and
-the wall time with where it goes, as mean and worst case over all pairs.
+"""Ground truth on the demo generator, method against the geometric null: decompose (class, seed)
+pairs with the default settings and print every gt_ score (docs/demo_model_card.md defines them)
+for the method and for the null side by side, the planted-interaction scores broken down by how
+far apart the interaction's cells are, the faithfulness metrics and the wall time.
 
-usage: python benchmarks/bench_groundtruth.py --seeds 1,2,3,4 [--threads 2]
+usage: python benchmarks/bench_groundtruth.py --seeds 1,2,3,4,5 [--threads 2] [--device cpu] \
+           [--json regionprims/data/groundtruth_benchmark.json]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
+from regionprims.method.render import pattern_energy, regional_patterns
+from regionprims.models.demo.groundtruth import (INTERACTION_KEYS, MARGIN, beats_null, gt_interaction_scores,
+                                                 planted_regions)
+from regionprims.models.demo.planted import scene_interactions
 from regionprims.models.registry import load_generator
-from regionprims.pipeline import decompose, make_spec
+from regionprims.pipeline import decompose, image_and_feature, make_spec, null_decomposition
 
-# for each key: is higher better? (decides which end is the worst case)
-KEYS = {"gt_object_purity": True, "gt_object_coverage": True, "gt_region_agreement": True,
-        "gt_background_share": False, "gt_region_contains_object": True, "gt_slot_purity": True,
-        "gt_absent_share": False,
-        "residual_ratio": False, "fit_psnr": True, "additivity_error_top20": False, "leakage_top20": False,
-        "sparsity_top20": True}
+# good is: "high", "low" or "—" (a count or a description, no direction)
+GT_KEYS = {"gt_object_purity": "high", "gt_object_coverage": "high", "gt_region_agreement": "high",
+           "gt_background_share": "low", "gt_region_contains_object": "high", "gt_slot_purity": "high",
+           "gt_absent_share": "—", "gt_interactions_planted": "—", "gt_interaction_found": "high",
+           "gt_interaction_exact_share": "high", "gt_interaction_joint_share": "high",
+           "gt_interaction_singleton_share": "low", "gt_single_cell_multi_share": "low"}
+OTHER_KEYS = {"residual_ratio": "low", "fit_psnr": "high", "additivity_error_top20": "low",
+              "leakage_top20": "low", "sparsity_top20": "high"}
+PER_INTERACTION = ("gt_interaction_found", "gt_interaction_exact_share", "gt_interaction_joint_share",
+                   "gt_interaction_singleton_share")
+
+
+def adjacent(cells: frozenset[int], width: int = 3) -> bool:
+    """Every cell of P touches another (4-neighbours on the 3x3 grid): within the tail's reach."""
+    rc = [divmod(i, width) for i in cells]
+    return all(any(abs(a - c) + abs(b - d) == 1 for c, d in rc) for a, b in rc)
+
+
+def per_interaction(gen, dec, null) -> list[tuple[str, str, dict, dict]]:
+    """(interaction, group, method scores, null scores) for every planted interaction of the scene."""
+    _, _, _, ctx = image_and_feature(gen, dec.spec)
+    scored = []
+    for d in (dec, null):
+        top = d.ranking[:20]
+        energy = pattern_energy(regional_patterns(gen, ctx, d.feature, d.baseline, d.components, top, "loo"))
+        scored.append(list(zip(top, energy)))
+    out = []
+    for inter in scene_interactions(dec.z, dec.spec.class_id):
+        P = planted_regions(inter.parts, dec.player_masks) if inter.present else frozenset()
+        if len(P) < 2:
+            continue
+        group = f"{inter.kind}, {'adjacent' if adjacent(P) else 'apart'}"
+        m, n = (gt_interaction_scores([inter], [], comps, dec.subsets, dec.player_masks) for comps in scored)
+        out.append((inter.name, group, m, n))
+    return out
+
+
+def _mean(values: list[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def _f(v: float | None) -> str:
+    return "—" if v is None else f"{v:.3f}"
+
+
+def compare(rows: list[dict], keys: dict[str, str]) -> dict[str, dict]:
+    """Per score: method and null means over the pairs where both are defined, and the tally of
+    pairs where the method is better / worse (by the score's direction)."""
+    out = {}
+    for key, good in keys.items():
+        both = [(m[key], m["null_" + key]) for m in rows if key in m and "null_" + key in m]
+        if not both:
+            continue
+        sign = {"high": 1, "low": -1}.get(good, 0)
+        out[key] = {"good": good, "method": _mean([a for a, _ in both]), "null": _mean([b for _, b in both]),
+                    "better": sum(sign * (a - b) > 1e-9 for a, b in both),
+                    "worse": sum(sign * (a - b) < -1e-9 for a, b in both), "pairs": len(both)}
+    return out
+
+
+def print_table(table: dict[str, dict]) -> None:
+    print("| score | good is | method | null | method − null | method better / worse / tied | pairs |")
+    print("|---|---|---:|---:|---:|---|---:|")
+    for key, r in table.items():
+        tally = (f"{r['better']} / {r['worse']} / {r['pairs'] - r['better'] - r['worse']}"
+                 if r["good"] != "—" else "—")
+        print(f"| `{key}` | {r['good']} | {_f(r['method'])} | {_f(r['null'])} | {r['method'] - r['null']:+.3f} | "
+              f"{tally} | {r['pairs']} |")
+
+
+def groups_table(inters: list) -> dict[str, dict]:
+    out = {}
+    for group in sorted({g for _, g, _, _ in inters}):
+        sel = [(m, n) for _, g, m, n in inters if g == group]
+        out[group] = {"interactions": len(sel), **{
+            k.replace("gt_interaction_", ""): {"method": _mean([m[k] for m, _ in sel if k in m]),
+                                               "null": _mean([n[k] for _, n in sel if k in n])}
+            for k in PER_INTERACTION}}
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", default="1,2,3,4")
+    p.add_argument("--seeds", default="1,2,3,4,5")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="torch device (default cpu: the time target of DESIGN §7)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="also write the tables as JSON (the explorer reads regionprims/data/groundtruth_benchmark.json)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    gen = load_generator("demo")
+    gen = load_generator("demo", device=args.device)
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows, seconds, stages = [], [], {}
+    rows, seconds, inters = [], [], []
+    load = os.getloadavg()[0]
     for class_name in gen.class_names:
         for seed in seeds:
             spec = make_spec(gen, class_name, seed)
             t = time.perf_counter()
             dec, _ = decompose(gen, spec)
             seconds.append(time.perf_counter() - t)
-            for stage, value in dec.info["timings"].items():
-                stages.setdefault(stage, []).append(value)
-            rows.append((class_name, seed, dec.metrics))
-            print(f"{class_name:8} seed {seed}: {seconds[-1]:5.1f} s  " +
-                  "  ".join(f"{k.replace('gt_', '')}={dec.metrics[k]:.3f}" for k in KEYS), flush=True)
-    print(f"\n{len(rows)} pairs on {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}\n")
-    print("| metric | mean | worst | worst pair |")
-    print("|---|---|---|---|")
-    for key, higher in KEYS.items():
-        values = [(m[key], c, s) for c, s, m in rows]
-        worst = min(values) if higher else max(values)
-        print(f"| {key} | {statistics.fmean(v for v, _, _ in values):.3f} | {worst[0]:.3f} | {worst[1]} seed {worst[2]} |")
-    print(f"| seconds per decomposition | {statistics.fmean(seconds):.1f} | {max(seconds):.1f} | |")
-    print("\nwhere the time goes (mean seconds): " +
-          ", ".join(f"{k} {statistics.fmean(v):.2f}" for k, v in stages.items()))
-    per_class = {}
-    for c, _, m in rows:
-        per_class.setdefault(c, []).append(m["gt_object_coverage"])
-    print("object coverage by class: " + ", ".join(f"{c} {statistics.fmean(v):.2f}" for c, v in per_class.items()))
+            _, _, _, ctx = image_and_feature(gen, spec)
+            inters += per_interaction(gen, dec, null_decomposition(gen, ctx, dec))
+            rows.append(dec.metrics)
+            m = dec.metrics
+            print(f"{class_name:8} seed {seed}: {seconds[-1]:5.1f} s  planted {m['gt_interactions_planted']:.0f}  "
+                  f"joint share method {m.get('gt_interaction_joint_share', float('nan')):.3f} "
+                  f"null {m.get('null_gt_interaction_joint_share', float('nan')):.3f}", flush=True)
+    load = max(load, os.getloadavg()[0])
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, device {gen.device}, load average up to {load:.1f}, "
+               f"{torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(f"\n{len(rows)} (class, seed) pairs, seeds {args.seeds}, demo {gen.identity}, {machine}\n")
+    gt, other, groups = compare(rows, GT_KEYS), compare(rows, OTHER_KEYS), groups_table(inters)
+    print("Ground truth (means over the pairs where the score is defined for both):\n")
+    print_table(gt)
+    for key in INTERACTION_KEYS:
+        if key in gt:
+            print(f"{key}: the method {'beats' if beats_null(gt[key]) else 'does NOT beat'} the null "
+                  f"by the stated margin ({MARGIN:.2f}, better in more pairs than worse)")
+    print("\nFaithfulness metrics:\n")
+    print_table(other)
+    print("\nPlanted interactions, one row per group (means over interactions, method / null):\n")
+    print("| group | interactions | " + " | ".join(k.replace("gt_interaction_", "") for k in PER_INTERACTION) + " |")
+    print("|---|---:|" + "---:|" * len(PER_INTERACTION))
+    for group, r in groups.items():
+        cells = [f"{_f(r[k.replace('gt_interaction_', '')]['method'])} / {_f(r[k.replace('gt_interaction_', '')]['null'])}"
+                 for k in PER_INTERACTION]
+        print(f"| {group} | {r['interactions']} | " + " | ".join(cells) + " |")
+    print(f"\nseconds per decomposition (method + null + metrics): mean {statistics.fmean(seconds):.1f}, "
+          f"max {max(seconds):.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "identity": gen.identity, "pairs": len(rows), "seeds": args.seeds, "machine": machine,
+            "command": "python benchmarks/bench_groundtruth.py " + " ".join(sys.argv[1:]),
+            "gt": gt, "metrics": other, "groups": groups,
+            "seconds_mean": statistics.fmean(seconds), "seconds_max": max(seconds)}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import torch
 
@@ -15,20 +16,25 @@ from regionprims.models.registry import load_generator
 from regionprims.pipeline import decompose, make_spec
 from regionprims.method.specs import OptimSettings
 
+# the method before issue 9 (free masks, sigmoid logits, constant learning rate, 5 steps); the old
+# variants below are changes of it, the last rows the monotone default (docs/method.md §4)
+OLD = OptimSettings(tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)
 VARIANTS = {
     "mean-normalised loss, receptive start, 60 steps, early stop":
-        OptimSettings(loss_norm="mean", init="receptive", steps=60, early_stop=True),
-    "receptive start, 60 steps, early stop": OptimSettings(init="receptive", steps=60, early_stop=True),
-    "receptive start, 60 steps": OptimSettings(init="receptive", steps=60),
-    "receptive start, 20 steps": OptimSettings(init="receptive", steps=20),
-    "singletons start, 1 step": OptimSettings(steps=1),
-    "singletons start, 5 steps (default)": OptimSettings(),
-    "singletons start, 10 steps": OptimSettings(steps=10),
-    "singletons start, 20 steps": OptimSettings(steps=20),
-    "singletons start, 5 steps, λ 0.003": OptimSettings(lam=0.003),
-    "singletons start, 5 steps, λ 0.03": OptimSettings(lam=0.03),
-    "singletons start, 5 steps, lr 0.1": OptimSettings(lr=0.1),
-    "singletons start, 5 steps, channel masks": OptimSettings(mask="channel"),
+        replace(OLD, loss_norm="mean", init="receptive", steps=60, early_stop=True),
+    "receptive start, 60 steps, early stop": replace(OLD, init="receptive", steps=60, early_stop=True),
+    "receptive start, 60 steps": replace(OLD, init="receptive", steps=60),
+    "receptive start, 20 steps": replace(OLD, init="receptive", steps=20),
+    "singletons start, 1 step": replace(OLD, steps=1),
+    "singletons start, 5 steps (before issue 9)": OLD,
+    "singletons start, 10 steps": replace(OLD, steps=10),
+    "singletons start, 20 steps": replace(OLD, steps=20),
+    "singletons start, 5 steps, λ 0.003": replace(OLD, lam=0.003),
+    "singletons start, 5 steps, λ 0.03": replace(OLD, lam=0.03),
+    "singletons start, 5 steps, lr 0.1": replace(OLD, lr=0.1),
+    "singletons start, 5 steps, channel masks": replace(OLD, mask="channel"),
+    "monotone, μ 0.003, 10 steps, lr 0.1 (default)": OptimSettings(),
+    "monotone, μ 0, 10 steps, lr 0.1": OptimSettings(mu=0.0),
 }
 COLUMNS = ["objective", "residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20", "sparsity_top20",
            "gt_object_purity", "gt_region_agreement"]

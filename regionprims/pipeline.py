@@ -22,16 +22,22 @@ from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
 from regionprims.store.fileformat import from_bytes, to_bytes
 from regionprims.method.interactions import or_interactions
-from regionprims.method.minimal import compute_baseline, optimize_minimal_features
+from regionprims.method.minimal import compute_baseline, fit_losses, optimize_minimal_features
+from regionprims.method.null import DEFINITION as NULL_DEFINITION
+from regionprims.method.null import geometric_null, null_keys, receptive_masks
 from regionprims.models.base import SplitContext, SplitGenerator
 from regionprims.models.registry import DEFAULT_TRUNCATION
 from regionprims.progress import ProgressFn, Reporter
 from regionprims.method.ranking import component_norms, rank_rows
-from regionprims.method.regions import Layout, foreground_players, parse_layout, player_masks, subset_matrix
+from regionprims.method.regions import (Layout, foreground_players, parse_layout, player_masks, subset_masks,
+                                        subset_matrix)
 from regionprims.method.render import pattern_energy, regional_patterns, render_features
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.validation import MAX_SEED, split_index, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
+STABILITY_DEFINITION = ("relative L2 change of all non-empty components between the result and the result after half "
+                        "of every optimisation's steps (a free proxy of the change between the default and 4x the "
+                        "default steps; benchmarks/bench_stability.py validates it); low is stable, target <= 0.10")
 
 
 def default_truncation(gen: SplitGenerator) -> float:
@@ -157,8 +163,10 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     masks = player_masks(spec.layout, gen.image_size, gen.image_size)
     subsets = subset_matrix(spec.layout.n)
     t1 = time.perf_counter()
+    halfway: dict = {}
     minimal, fit_loss, opt_info = optimize_minimal_features(gen, ctx, feature, f0, image, masks.to(gen.device),
-                                                            subsets, spec.settings, report.stage(0.05, 0.95))
+                                                            subsets, spec.settings, report.stage(0.05, 0.95),
+                                                            halfway=halfway)
     timings["minimal_features"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     minimal, f0, feature = minimal.cpu(), f0.cpu(), feature.cpu()
@@ -171,11 +179,17 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
                         fit_loss=fit_loss.cpu(), ranking=ranking)
     report(950, 1000, "metrics")
     t3 = time.perf_counter()
-    dec.metrics = compute_metrics(gen, ctx, dec)
+    dec.metrics = {**compute_metrics(gen, ctx, dec),
+                   "stability": M.component_change(components, or_interactions(halfway["minimal"].cpu()))}
     timings["metrics"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    null = null_decomposition(gen, ctx, dec)
+    dec.metrics.update(null_keys(compute_metrics(gen, ctx, null)))
+    timings["null"] = time.perf_counter() - t4
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": stability,
                 "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
-                **opt_info}
+                **opt_info, "null": {"definition": NULL_DEFINITION, "mask_mean": _null_mask_mean(dec)},
+                "absent_metrics": M.absent_scores(len(dec.ranking)), "stability_definition": STABILITY_DEFINITION}
     report(1, 1, "done")
     return dec
 
@@ -189,22 +203,47 @@ def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, co
     return rank_rows(component_norms(components))
 
 
+def null_decomposition(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> Decomposition:
+    """The geometric null of `dec` (method/null.py): same image, baseline and players, u0(S) from
+    the receptive-field masks, its OR components, fit and ranking; metrics and info left empty."""
+    minimal = geometric_null(dec.feature, dec.baseline, dec.player_masks, dec.subsets)
+    region = subset_masks(dec.player_masks, dec.subsets).to(gen.device)
+    fit, _ = fit_losses(gen, ctx, minimal.to(gen.device), dec.image.to(gen.device), region, 64, None)
+    components = or_interactions(minimal)
+    ranking = rank_components(gen, ctx, dec.baseline, components, dec.spec.rank_by)
+    return replace(dec, minimal=minimal, components=components, residual=dec.feature - minimal[-1],
+                   fit_loss=fit.cpu(), ranking=ranking, metrics={}, info={})
+
+
+def _null_mask_mean(dec: Decomposition) -> float:
+    """Mean null mask over the non-empty subsets (comparable to info.mask_mean for spatial masks)."""
+    region = subset_masks(dec.player_masks, dec.subsets[1:])
+    return float(receptive_masks(region, tuple(dec.feature.shape[-2:])).mean())
+
+
 def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> dict[str, float]:
-    """Every metric of DESIGN §2 that one decomposition determines (+ gt_ scores on the demo)."""
+    """Every metric of DESIGN §2 that one decomposition determines (+ gt_ scores on the demo).
+    Scores the layout makes trivial (metrics.absent_scores) are left out, never reported perfect."""
     top = dec.ranking[:M.TOP]
     u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
     energy = pattern_energy(regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo"))
     out = M.compute_all(M.MetricInputs(dec, list(top), u_full_image, energy))
     if gen.kind == "demo":
         out.update(demo_ground_truth(dec, top, energy))
+    for key in M.absent_scores(len(dec.ranking)):
+        out.pop(key, None)
     return out
 
 
 def demo_ground_truth(dec: Decomposition, top: Sequence[int], energy: torch.Tensor) -> dict[str, float]:
-    from regionprims.models.demo.groundtruth import gt_scores
+    from regionprims.models.demo.groundtruth import gt_interaction_scores, gt_scores
+    from regionprims.models.demo.planted import scene_interactions
     from regionprims.models.demo.scenes import scene_objects
     objects = scene_objects(dec.z, dec.spec.class_id)
-    return gt_scores(objects, list(zip(top, energy)), dec.subsets, dec.player_masks)
+    components = list(zip(top, energy))
+    return {**gt_scores(objects, components, dec.subsets, dec.player_masks),
+            **gt_interaction_scores(scene_interactions(dec.z, dec.spec.class_id), objects, components,
+                                    dec.subsets, dec.player_masks)}
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
@@ -213,7 +252,8 @@ def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
     return {"model": spec.model, "class_id": spec.class_id, "class_name": dec.info.get("class_name"),
             "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,
             "players": list(spec.layout.players), "n_subsets": int(dec.subsets.shape[0]),
-            "seconds": round(seconds, 3), "cache_hit": cache_hit, "metrics": dec.metrics}
+            "seconds": round(seconds, 3), "cache_hit": cache_hit, "metrics": dec.metrics,
+            "absent_metrics": dec.info.get("absent_metrics", {})}
 
 
 def sample_image(gen: SplitGenerator, class_: str | int, seed: object, truncation: object | None = None):

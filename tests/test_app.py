@@ -260,14 +260,23 @@ def test_faithfulness_page():
     assert not at.exception
     labels = [m.label for m in at.metric]
     for name in ("Residual ratio", "Fit PSNR (dB)", "Additivity error, top 20", "Leakage, top 20",
-                 "Sparsity, top 20"):
+                 "Sparsity, top 20", "Stability (change)"):
         assert name in labels
+    cards = {m.label: m for m in at.metric}
+    # 2x2: 15 components, so the top-20 scores are undefined: "n/a", never a perfect 0 or 1
+    for name in ("Additivity error, top 20", "Sparsity, top 20"):
+        assert cards[name].value == "n/a"
+    dec = at.session_state["current"].dec
+    from regionprims.ui.faithfulness import _fmt
+    assert cards["Residual ratio"].value == _fmt("residual_ratio", dec.metrics["residual_ratio"])
+    assert _fmt("residual_ratio", dec.metrics["null_residual_ratio"]) in str(cards["Residual ratio"].proto.delta)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert any("Sparsity" in t for t in titles) and any("Additivity" in t for t in titles)
     assert any("Leakage" in t for t in titles)
-    dec = at.session_state["current"].dec
     if any(k.startswith("gt_") for k in dec.metrics):
         assert any("gt_" in str(t.value) for t in at.table)
+        # the recorded method-vs-null verdict on the planted interactions, in plain words
+        assert any("Planted interactions" in md.value and "geometric null" in md.value for md in at.markdown)
 
 
 def test_export_page():

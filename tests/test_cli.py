@@ -27,8 +27,9 @@ def test_decompose_json_and_file(use_tiny, capsys, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     assert report["class_id"] == 1 and report["n_subsets"] == 16 and report["cache_hit"] is False
-    assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20",
-                                      "leakage_top20", "sparsity_top20"}
+    assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "leakage_top20",
+                                      "null_residual_ratio", "null_fit_psnr", "null_leakage_top20"}
+    assert "additivity_error_top20" not in report["metrics"]      # 15 components: undefined, absent
     assert "%" in err                                   # progress went to stderr
     assert out_file.exists()
     code, out, _ = run(capsys, "decompose", "--class", "1", "--seed", "1", "--layout", "2x2", "--steps", "3",
@@ -63,3 +64,24 @@ def test_sample_png(use_tiny, capsys, tmp_path):
     code, _, err = run(capsys, "sample", "--class", "2", "--seed", "3", "--out", str(out), "--scale", "4")
     assert code == 0, err
     assert Image.open(out).size == (48, 48)
+
+
+def test_transfer_prints_chance_null_and_cross_class_control(use_tiny, capsys, tmp_path):
+    files = {}
+    for name, class_, seed in (("a", "1", "1"), ("b", "1", "2"), ("c", "2", "1")):
+        files[name] = str(tmp_path / f"{name}.safetensors")
+        code, _, err = run(capsys, "decompose", "--class", class_, "--seed", seed, "--layout", "3x3", "--steps", "1",
+                           "--baseline-codes", "2", "--quiet", "--no-cache", "--out", files[name])
+        assert code == 0, err
+    code, out, err = run(capsys, "transfer", files["a"], files["b"], "--control", files["c"], "--json")
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["n_components"] == 511
+    assert rep["chance_top20_top100"] == pytest.approx(100 / 511)
+    assert rep["chance_top20_top20"] == pytest.approx(20 / 511)
+    for key in ("transfer_top20_top100", "null_transfer_top20_top100", "control_transfer_top20_top100", "p_top20_top100"):
+        assert 0.0 <= rep[key] <= 1.0
+    code, out, _ = run(capsys, "transfer", files["a"], files["b"])
+    assert code == 0 and "chance 0.196" in out and "null" in out
+    code, _, err = run(capsys, "transfer", files["a"], files["b"], "--control", files["b"])   # same class
+    assert code == 2 and err.startswith("error:") and "another class" in err

@@ -15,8 +15,8 @@ from regionprims.method.render import pattern_energy
 from regionprims.models.base import SplitGenerator
 from regionprims.models.demo.generator import (DEMO_INFO, SPLIT_POINTS, WEIGHTS_PATH, WEIGHTS_SHA256,
                                      load_demo, weights_present)
-from regionprims.models.demo.scenes import (DEMO_CLASSES, IMAGE_SIZE, SLICES, Z_DIM, SceneObject,
-                                render_batch, render_scene, scene_objects)
+from regionprims.models.demo.scenes import (DEMO_CLASSES, IMAGE_SIZE, INTERACTIONS, SLICES, Z_DIM,
+                                           SceneObject, render_batch, render_scene, scene_objects)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,18 @@ def test_scene_objects_match_rendered_pixels():
             z2 = z[k].clone()
             z2[a] = -2.0
             energy = pattern_energy((img - render_scene(z2, k))[None])[0]
-            near = F.max_pool2d(o.mask.float()[None, None], 5, 1, 2)[0, 0] > 0
+            # a conditional interaction's detail goes with its trigger (by design: scenes.INTERACTIONS)
+            own = o.mask | _dependents_mask(cls, o.name, objs)
+            near = F.max_pool2d(own.float()[None, None], 5, 1, 2)[0, 0] > 0
             assert float(energy[near].sum()) / float(energy.sum()) > 0.97, (cls, o.name)
+
+
+def _dependents_mask(cls, name, objs):
+    out = torch.zeros(IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool)
+    for o in objs:
+        if INTERACTIONS[cls].get(o.name, ("", None))[1] == name:
+            out |= o.mask
+    return out
 
 
 # -- weights and the protocol ------------------------------------------------------------------

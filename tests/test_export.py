@@ -53,8 +53,13 @@ def test_caption_has_provenance(dec):
     assert "seed 7" in text and "one" in text and "tiny:0" in text and "blocks.0" in text
     assert f"residual_ratio {dec.metrics['residual_ratio']:.3f}" in text
     assert format_metric("residual_ratio", dec.metrics["residual_ratio"]) in text
-    for key in ("fit_psnr", "additivity_error_top20", "leakage_top20"):
-        assert f"{key} {format_metric(key, dec.metrics[key])}" in text
+    flat = " ".join(text.split())                        # the caption wraps
+    for key in ("residual_ratio", "fit_psnr", "leakage_top20"):
+        value, null = (format_metric(key, dec.metrics[p + key]) for p in ("", "null_"))
+        assert f"{key} {value} (null {null})" in flat
+    # 2x2: 15 components, the top-20 additivity is undefined: absent, never a perfect 0
+    assert "additivity_error_top20 n/a (undefined for this layout)" in flat
+    assert f"stability {format_metric('stability', dec.metrics['stability'])}" in flat
     assert "2x2" in text and "baseline codes 4" in text and "regionprims" in text
 
 

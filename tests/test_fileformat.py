@@ -43,8 +43,12 @@ def test_metadata_has_provenance(saved):
     assert meta["versions"]["torch"] == torch.__version__
 
 
-def test_shared_contract_checker_accepts(saved, tmp_path):
-    dec, path = saved
+def test_shared_contract_checker_accepts(tiny_gen, tmp_path):
+    # 3x3 (511 components): with <= 20 components (2x2) the top-20 scores are undefined and absent
+    # (issue 9), and the checker, which requires them, would rightly refuse the report
+    spec = make_spec(tiny_gen, 1, 2, layout="3x3", settings=OptimSettings(steps=1, warm_steps=2, baseline_codes=4))
+    dec = decompose(tiny_gen, spec)[0]
+    path = save_decomposition(dec, tmp_path / "d.safetensors")
     report = tmp_path / "r.json"
     report.write_text(json.dumps(report_json(dec, False, 1.0)))
     out = subprocess.run([sys.executable, str(CHECKER), str(report), str(path)], capture_output=True, text=True)

@@ -94,14 +94,27 @@ def test_deterministic(tiny_gen, dec):
 
 def test_metric_keys_and_ranges(dec):
     m = dec.metrics
-    for key in ["residual_ratio", "fit_psnr", "fit_error_mean", "additivity_error_top20", "leakage_top20",
-                "sparsity_top20"]:
+    for key in ["residual_ratio", "fit_psnr", "fit_error_mean", "leakage_top20"]:
         assert key in m and isinstance(m[key], float)
     assert 0 <= m["leakage_top20"] <= 1
-    assert m["sparsity_top20"] == pytest.approx(1.0)      # 15 components < 20: all kept
-    assert m["additivity_error_top20"] == pytest.approx(0.0, abs=1e-5)   # all kept -> identity
     expected = float((dec.feature - dec.minimal[-1]).norm() / (dec.feature - dec.baseline).norm())
     assert m["residual_ratio"] == pytest.approx(expected)
+
+
+def test_scores_trivial_for_the_layout_are_absent_not_perfect(dec):
+    # 15 components <= 20: the top 20 keep all of them, so additivity would be 0 and sparsity 1
+    # by construction (the old code reported exactly that as a perfect score)
+    for key in ("additivity_error_top20", "sparsity_top20"):
+        assert key not in dec.metrics and "null_" + key not in dec.metrics
+        assert "undefined for this layout" in dec.info["absent_metrics"][key]
+    assert M.absent_scores(511) == {}
+    assert set(M.absent_scores(20)) == {"additivity_error_top20", "sparsity_top20"}
+
+
+def test_null_scores_beside_every_score(dec):
+    own = [k for k in dec.metrics if not k.startswith("null_") and k != "stability"]
+    assert own and all(isinstance(dec.metrics["null_" + k], float) for k in own)
+    assert "receptive" in dec.info["null"]["definition"]
 
 
 def test_metric_functions_by_hand():
@@ -222,11 +235,26 @@ def test_auto_chunk_respects_the_memory_bound(tiny_gen, dec):
     assert torch.allclose(chunked.minimal, dec.minimal, atol=1e-5)
 
 
+@pytest.mark.parametrize("codes", [16, 10, 64])
+def test_baseline_stability_splits_at_half_the_codes(tiny_gen, codes):
+    # the old code split at the first batch boundary past M/2: for M <= 16 (one batch) that was
+    # f0 itself, so the stability read 0.0
+    from regionprims.method.minimal import BASELINE_SEED, compute_baseline
+    split = tiny_gen.default_split
+    f0, stability = compute_baseline(tiny_gen, 1, 1.0, split, codes)
+    feats, _ = tiny_gen.head(tiny_gen.sample_z(BASELINE_SEED, 1.0, codes), 1, 1.0, split)
+    half = feats[:codes // 2].mean(0)
+    assert torch.allclose(f0, feats.mean(0), atol=1e-5)
+    assert stability > 0
+    assert stability == pytest.approx(float((f0 - half).norm() / f0.norm()), rel=1e-4)
+
 def test_recorded_metrics_are_the_table(dec):
     """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and
     printed by the one formatter (PSNR in dB)."""
-    keys = [m.key for m in M.METRICS]
-    assert [k for k in dec.metrics if not k.startswith("gt_")] == keys
+    absent = dec.info["absent_metrics"]               # 2x2: the top-20 scores are undefined (issue 9)
+    keys = [m.key for m in M.METRICS if m.key not in absent]
+    own = [k for k in dec.metrics if not k.startswith(("gt_", "null_")) and k != "stability"]
+    assert own == keys
     assert all(isinstance(dec.metrics[k], float) and dec.metrics[k] == dec.metrics[k] for k in keys)
     assert M.CAPTION_METRICS == ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
     assert M.format_metric("fit_psnr", 23.456) == "23.46 dB" and M.format_metric("fit_psnr", 23.456, unit=False) == "23.46"

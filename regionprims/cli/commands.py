@@ -140,15 +140,22 @@ def _print_report(report: dict, out: str | None) -> None:
     print(f"{report['model']}  class {report['class_id']} ({report.get('class_name')})  seed {report['seed']}  "
           f"layout {report['layout']}  players {report['players']}")
     print(f"{report['n_subsets']} subsets in {report['seconds']:.1f} s{' (cached)' if report['cache_hit'] else ''}")
-    _print_metrics(report["metrics"])
+    _print_metrics(report["metrics"], report.get("absent_metrics", {}))
     if out:
         print(f"saved {out}")
 
 
-def _print_metrics(metrics: dict) -> None:
+def _print_metrics(metrics: dict, absent: dict) -> None:
+    """Each score beside the geometric null's (`null_` + key), then the absent ones with why."""
     from regionprims.method.metrics import format_metric
+    print(f"  {'metric':26} {'method':>10} {'null':>10}")
     for key, value in metrics.items():
-        print(f"  {key:26} {format_metric(key, value)}")
+        if not key.startswith("null_"):
+            null = metrics.get("null_" + key)
+            shown = format_metric(key, null) if null is not None else ""
+            print(f"  {key:26} {format_metric(key, value):>10} {shown:>10}")
+    for key, why in absent.items():
+        print(f"  {key:26} {'absent':>10}  ({why})")
 
 
 def cmd_sample(args) -> int:
@@ -185,23 +192,38 @@ def cmd_info(args) -> int:
     print(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  players {meta['players']}")
     print("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    _print_metrics(meta["metrics"])
+    _print_metrics(meta["metrics"], meta.get("info", {}).get("absent_metrics", {}))
     return 0
 
 
 def cmd_transfer(args) -> int:
     from regionprims.store.fileformat import load_decomposition
-    from regionprims.method.metrics import transfer
+    from regionprims.method.transfer import transfer_report
     a, b = load_decomposition(args.a), load_decomposition(args.b)
-    if a.spec.layout != b.spec.layout:
-        raise UserError("the two files use different players; transfer compares components by region set")
-    out = {"transfer_top20_top100": transfer(a.ranking, b.ranking, 20, 100),
-           "transfer_top20_top20": transfer(a.ranking, b.ranking, 20, 20),
-           "transfer_top20_top100_ba": transfer(b.ranking, a.ranking, 20, 100)}
+    control = load_decomposition(args.control) if args.control else None
+    for other, what in ((b, "the two files"), (control, "the control and A")):
+        if other is not None and a.spec.layout != other.spec.layout:
+            raise UserError(f"{what} use different players; transfer compares components by region set")
+    if control is not None and (control.spec.class_id == a.spec.class_id or control.spec.model_identity !=
+                                a.spec.model_identity):
+        raise UserError("--control must be a decomposition of another class by the same model (a cross-class control)")
+    out = transfer_report(a, b, control)
     if args.json:
         print(json.dumps(out))
-    else:
-        _print_metrics(out)
+        return 0
+    print(f"{out['n_components']} components; chance = the mean overlap of uniformly random rankings, "
+          "null = the geometric null's transfer between the same images")
+    for name in ("top20_top100", "top20_top20"):
+        if f"transfer_{name}" not in out:
+            print(f"transfer_{name:20} absent: {out['absent'][f'transfer_{name}']}")
+            continue
+        line = (f"transfer_{name:20} {out[f'transfer_{name}']:.3f}   chance {out[f'chance_{name}']:.3f} "
+                f"(p = {out[f'p_{name}']:.2g})   null {out[f'null_transfer_{name}']:.3f}")
+        if f"control_transfer_{name}" in out:
+            line += f"   cross-class control {out[f'control_transfer_{name}']:.3f}"
+        print(line)
+    if "transfer_top20_top100_ba" in out:
+        print(f"transfer_top20_top100_ba   {out['transfer_top20_top100_ba']:.3f}   (B's top 20 among A's top 100)")
     return 0
 
 
@@ -287,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transfer", help="transferability of components between two decomposition files")
     p.add_argument("a")
     p.add_argument("b")
+    p.add_argument("--control", default=None, help="a decomposition of ANOTHER class (same model and players): "
+                   "reports A's transfer into it beside A's transfer into B (the cross-class control)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transfer)
 

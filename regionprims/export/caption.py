@@ -34,12 +34,28 @@ def _steps_text(s) -> str:
     return warm + (f"≤ {s.steps} steps (early stop, tol {s.tol:g})" if s.early_stop else f"{s.steps} steps")
 
 
+def caption_metrics(dec: Decomposition) -> list[str]:
+    """'key value (null value)' for each caption metric, the geometric null's score beside the
+    method's; 'key n/a (undefined for this layout)' for an absent one; then the stability."""
+    m, absent, out = dec.metrics, dec.info.get("absent_metrics", {}), []
+    for k in CAPTION_METRICS:
+        if k in absent:
+            out.append(f"{k} n/a (undefined for this layout)")
+        elif k in m:
+            null = m.get("null_" + k)
+            out.append(f"{k} {format_metric(k, m[k])}" + (f" (null {format_metric(k, null)})" if null is not None
+                                                          else ""))
+    if "stability" in m:
+        out.append(f"stability {format_metric('stability', m['stability'])} (component change, low is stable)")
+    return out
+
+
 def provenance_caption(dec: Decomposition, width: int = 190) -> str:
     """Four lines (wrapped at `width` characters) saying exactly what the export shows: model and
     identity, the image, the players, the settings that change the result and the regionprims
     version, and the metrics that matter. All read from the decomposition, nothing typed in."""
     spec, s, lay = dec.spec, dec.spec.settings, dec.spec.layout
-    metrics = [f"{k} {format_metric(k, dec.metrics[k])}" for k in CAPTION_METRICS if k in dec.metrics]
+    metrics = caption_metrics(dec)
     lines = [
         f"Model {spec.model} (identity {spec.model_identity}) · class {spec.class_id} “{_class_name(dec)}” · "
         f"seed {spec.seed} · truncation {spec.truncation:g} · split {spec.split}",
@@ -47,7 +63,8 @@ def provenance_caption(dec: Decomposition, width: int = 190) -> str:
         f"{2 ** lay.n} subsets · components ranked by {spec.rank_by}",
         f"Settings: {s.mask} mask, {_steps_text(s)}, lr {s.lr:g}, λ {s.lam:g}, {s.loss_norm}-normalised loss, "
         f"baseline codes {s.baseline_codes}, opt seed {s.opt_seed} · regionprims {_producer_version(dec)}",
-        "Metrics: " + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
+        "Metrics (null = the geometric null, receptive-field masks, no optimisation): "
+        + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
     ]
     return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
 

@@ -84,6 +84,18 @@ def transfer(ranking_a: Sequence[int], ranking_b: Sequence[int], top_a: int = 20
     return len(a & b) / max(1, min(top_a, len(ranking_a)))
 
 
+def absent_scores(n_components: int, top: int = TOP) -> dict[str, str]:
+    """Scores the layout makes trivial, with the reason: when the top-`top` set holds every
+    non-empty component (2**n - 1 <= top), additivity is 0 and sparsity 1 by construction, so
+    they say nothing and are reported as absent, never as perfect."""
+    if n_components > top:
+        return {}
+    why = f"undefined for this layout: the top {top} hold all {n_components} components"
+    return {"additivity_error_top20": f"{why} (the error is 0 by construction)",
+            "sparsity_top20": f"{why} (the share is 1 by construction)"}
+
+
+
 def transfer_chance(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
     """Expected transfer(a, b, k_a, k_b) when both rankings are uniformly random orders of the same
     n_components components: E|A ∩ B| / |A| = min(k_b, n) / n (hypergeometric mean), e.g.
@@ -92,6 +104,19 @@ def transfer_chance(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
         raise ValueError("transfer_chance needs at least one component")
     return min(k_b, n_components) / n_components
 
+
+def transfer_p_value(overlap: int, n_components: int, k_a: int = 20, k_b: int = 100) -> float:
+    """P(|A ∩ B| >= overlap) for a random top-k_a among a random top-k_b of n_components
+    (hypergeometric tail): how surprising an observed overlap is at chance."""
+    n, a, b = n_components, min(k_a, n_components), min(k_b, n_components)
+    total = math.comb(n, a)
+    return sum(math.comb(b, j) * math.comb(n - b, a - j) for j in range(max(0, overlap), min(a, b) + 1)) / total
+
+
+def component_change(reference: Tensor, other: Tensor) -> float:
+    """Relative L2 change of all non-empty components: ||C'[1:] − C[1:]|| / ||C[1:]|| over the
+    whole stack (the stability score's measure; row 0, f0, is the same in both)."""
+    return float((other[1:] - reference[1:]).norm() / reference[1:].norm().clamp_min(EPS))
 
 def transfer_chance_spread(n_components: int, k_a: int = 20, k_b: int = 100) -> float:
     """Standard deviation of transfer(a, b, k_a, k_b) under those random orders (hypergeometric

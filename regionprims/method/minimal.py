@@ -1,9 +1,17 @@
-"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md).
+"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md §4).
 
-u(S) = f0 + m_S * (f - f0), m_S = sigmoid(a_S), spatial [1, h, w] or channel x spatial [C, h, w];
-loss_S = mean over the pixels of M_S of (tail(u(S)) - x)^2  +  lam * mean(m_S), pixels in [0, 1].
-u(empty) = f0 exactly (m = 0). All subsets are optimised together, in chunks, by one Adam loop
-written out here so that a subset that has converged leaves the batch (its row is frozen).
+u(S) = f0 + m_S ⊙ (f − f0), m_S spatial [1, h, w] or channel × spatial [C, h, w], and
+
+    loss_S = Σ_{p ∈ M_S} (tail(u(S))_p − x_p)² / (3·P)  +  lam·mean(m_S)  +  mu·mean(m_S²)
+
+with pixels in [0, 1], the squared error summed over RGB and P one player region's pixel count
+(loss_norm "region"; "mean" divides by |M_S|). u(∅) = f0 exactly (m = 0). Default (docs/method.md):
+the n single-player masks are optimised first (warm_steps, from the receptive-field masks); then
+the masks are tied monotone (tie "monotone", method/monotone.py): m_S = b_S + (1 − b_S) ⊙ a_S with
+b_S the union of the masks of S's subsets one player smaller and a_S ∈ [0, 1] projected, optimised
+level by level, every subset for the same number of steps (Adam, cosine-decayed learning rate;
+no early stopping: `early_stop` lets a converged row leave the batch, off by default). The Adam
+loop is written out here so that rows can be frozen and snapshots taken (the stability proxy).
 """
 from __future__ import annotations
 
@@ -11,11 +19,11 @@ import math
 from dataclasses import replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from regionprims.models.base import SplitContext, SplitGenerator
 from regionprims.progress import Reporter
+from regionprims.method.null import receptive_masks
 from regionprims.method.regions import subset_masks
 from regionprims.method.specs import OptimSettings
 
@@ -29,15 +37,16 @@ def compute_baseline(gen: SplitGenerator, class_id: int, truncation: float, spli
     stability: ||f0(M) - f0(M/2)|| / ||f0(M)|| (how much the mean still moves with M)."""
     z_all = gen.sample_z(BASELINE_SEED, truncation, codes)
     total = torch.zeros(gen.feature_shape(split), device=gen.device)
-    half = None
-    for start in range(0, codes, batch):
-        feat, _ = gen.head(z_all[start:start + batch], class_id, truncation, split)
+    half, mid = None, codes // 2
+    # batch boundaries, plus one at M/2 so that f0(M/2) is the mean of exactly the first M/2 codes
+    starts = sorted(set(range(0, codes, batch)) | ({mid} if mid > 0 else set()))
+    for start, stop in zip(starts, starts[1:] + [codes]):
+        feat, _ = gen.head(z_all[start:stop], class_id, truncation, split)
         total += feat.sum(0)
-        done = min(start + batch, codes)
-        if half is None and done >= codes // 2 and codes >= 2:
-            half = total / done
+        if stop == mid:
+            half = total / mid
         if report:
-            report(done, codes, f"baseline: {done}/{codes} codes")
+            report(stop, codes, f"baseline: {stop}/{codes} codes")
     f0 = total / codes
     stability = float((f0 - half).norm() / f0.norm().clamp_min(1e-12)) if half is not None else float("nan")
     return f0, stability
@@ -48,15 +57,29 @@ def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int
     by one feature cell (the tail's convolutions reach that far), gives m ~ 0.95 there and
     ~0.05 elsewhere; 'full': m ~ 0.95 everywhere (the cold start of the straightforward method)."""
     k = region_masks.shape[0]
-    if settings.init == "full":
-        grid = torch.ones(k, 1, *feat_hw)
-    else:
-        grid = F.adaptive_max_pool2d(region_masks.unsqueeze(1), feat_hw)
-        grid = F.max_pool2d(grid, 3, stride=1, padding=1)
-    logits = (grid * 2 - 1) * 3.0
+    grid = torch.ones(k, 1, *feat_hw) if settings.init == "full" else receptive_masks(region_masks, feat_hw)
+    logits = grid if settings.param == "box" else (grid * 2 - 1) * 3.0
     if settings.mask == "channel":
         logits = logits.expand(k, channels, *feat_hw)
     return logits.contiguous()
+
+
+def to_mask(params: Tensor, settings: OptimSettings) -> Tensor:
+    """The mask of the optimised parameters: sigmoid of logits, or the values themselves ('box')."""
+    return params if settings.param == "box" else torch.sigmoid(params)
+
+
+def project(params: Tensor, settings: OptimSettings) -> Tensor:
+    """Back into the feasible set after a step: [0, 1] for 'box' masks; logits are unbounded."""
+    return params.clamp(0.0, 1.0) if settings.param == "box" else params
+
+
+def learning_rate(settings: OptimSettings, step: int) -> float:
+    """Constant, or cosine-decayed from lr to 0 over the run ('cosine'), so that the last steps
+    settle instead of moving every coordinate by ~lr (Adam's normalised step)."""
+    if settings.schedule == "cosine":
+        return settings.lr * 0.5 * (1.0 + math.cos(math.pi * step / settings.steps))
+    return settings.lr
 
 
 def activation_bytes_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
@@ -112,74 +135,89 @@ def masked_mse(images: Tensor, target: Tensor, masks: Tensor, per_pixels: float 
 def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, baseline: Tensor,
                               image: Tensor, player_masks: Tensor, subsets: Tensor,
                               settings: OptimSettings, report: Reporter | None = None,
-                              trace: list[float] | None = None) -> tuple[Tensor, Tensor, dict]:
+                              trace: list[float] | None = None,
+                              halfway: dict | None = None) -> tuple[Tensor, Tensor, dict]:
     """u(S) for every row of `subsets`. Returns (minimal [K,C,h,w], fit_loss [K], info).
-    With `trace`, the mean objective over the batch is appended at every step (benchmarks)."""
+    With `trace`, the mean objective over the batch is appended at every step (benchmarks); with
+    `halfway` (a dict), halfway["minimal"] gets u(S) after half of every optimisation's steps
+    (the cheap stability proxy, pipeline.stability)."""
     settings.validate()
     torch.manual_seed(settings.opt_seed)
     device = feature.device
-    k_all = subsets.shape[0]
+    k_all, n = subsets.shape
     c, h, w = feature.shape
-    region = subset_masks(player_masks, subsets).to(device)            # [K, H, W]
+    region = subset_masks(player_masks.cpu(), subsets).to(device)      # [K, H, W]
     # 'region' normalisation: one region's error weighs the same in every subset that holds it
     per_pixels = float(player_masks.sum() / player_masks.shape[0]) if settings.loss_norm == "region" else None
-    minimal = torch.empty(k_all, c, h, w, device=device)
-    fit_loss = torch.zeros(k_all, device=device)
-    minimal[0] = baseline                                              # u(empty) = f0 exactly
-    rows = torch.arange(1, k_all, device=device)
     delta = (feature - baseline).unsqueeze(0)
-    steps_used = torch.zeros(k_all, dtype=torch.long)
-    mask_mean = torch.zeros(k_all, device=device)
-    recon = torch.zeros(k_all, device=device)
     chunk_size = settings.chunk or auto_chunk(gen, ctx, feature, memory_budget_mb(device, settings.memory_mb))
-    chunks = [rows[i:i + chunk_size] for i in range(0, len(rows), chunk_size)]
-    n = subsets.shape[1]
     warm = settings.init == "singletons"
-    total_work, done_work = len(rows) * settings.steps + (n * settings.warm_steps if warm else 0), 0
-    warm_evals = 0
-    if warm:
-        singles, warm_evals = _singleton_logits(gen, ctx, baseline, delta, image, player_masks, (h, w), c,
-                                                settings, per_pixels, report, total_work)
-        done_work = warm_evals
-    for chunk in chunks:
-        if warm:
-            member = subsets[chunk.cpu()].bool().to(device).view(len(chunk), n, *([1] * (singles.dim() - 1)))
-            logits = torch.where(member, singles.unsqueeze(0), torch.tensor(-torch.inf, device=device)).amax(1)
-        else:
-            logits = initial_logits(region[chunk].cpu(), (h, w), c, settings).to(device)
-        final, used, work = _adam_masks(gen, ctx, baseline, delta, image, region[chunk], logits, settings,
-                                        per_pixels, report, done_work, total_work, trace)
-        done_work += len(chunk) * settings.steps
-        masks = torch.sigmoid(final)
-        minimal[chunk] = baseline + masks * delta
-        mask_mean[chunk] = masks.flatten(1).mean(1)
-        steps_used[chunk.cpu()] = used
-        with torch.no_grad():
-            fit_loss[chunk], recon[chunk] = _fit_loss(gen, ctx, minimal[chunk], image, region[chunk],
-                                                      chunk_size, per_pixels)
-    objective = recon[1:] + settings.lam * mask_mean[1:]        # the loss that was minimised
+    total = (k_all - 1) * settings.steps + (n * settings.warm_steps if warm else 0)
+
+    def optimise(reg, start, st, base, done, trace=None):
+        return _adam_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total, trace,
+                           base)
+
+    masks, half, steps_used, warm_evals = _all_masks(optimise, region, subsets, player_masks, (h, w), c, settings,
+                                                     chunk_size, trace)
+    minimal = baseline + masks * delta                                  # row 0: mask 0, u(empty) = f0 exactly
+    minimal[0] = baseline
+    if halfway is not None:
+        halfway["minimal"] = baseline + half * delta
+        halfway["minimal"][0] = baseline
+    fit_loss = torch.zeros(k_all, device=device)
+    recon = torch.zeros(k_all, device=device)
+    with torch.no_grad():
+        for i in range(1, k_all, chunk_size):
+            rows = slice(i, min(i + chunk_size, k_all))
+            fit_loss[rows], recon[rows] = fit_losses(gen, ctx, minimal[rows], image, region[rows], chunk_size,
+                                                     per_pixels)
+    mask_mean = masks.flatten(1).mean(1)
+    objective = recon[1:] + settings.lam * mask_mean[1:]        # reconstruction + mask size (comparable for any mu)
+    minimised = objective + settings.mu * masks[1:].square().flatten(1).mean(1)     # what was minimised
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
             "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
+            "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
 
 
-def _singleton_logits(gen, ctx, baseline, delta, image, player_masks, feat_hw, channels, settings, per_pixels,
-                      report, total):
-    """Warm start for every subset: optimise the n single-player masks first (warm_steps, from
-    the receptive start); a subset then starts from the union (elementwise max of the logits) of
-    its players' masks. The start is OR-consistent across subsets, which keeps the high-order
-    components small; see docs/method.md."""
-    masks = player_masks.to(baseline.device)
-    logits = initial_logits(masks.cpu(), feat_hw, channels, replace(settings, init="receptive")).to(baseline.device)
-    warm = replace(settings, steps=settings.warm_steps)
-    final, used, work = _adam_masks(gen, ctx, baseline, delta, image, masks, logits, warm, per_pixels, report, 0, total)
-    return final, work
+def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, settings, chunk_size, trace):
+    """Final and halfway masks [K, ...] of every row (row 0 zero), steps per row, warm-start work."""
+    k_all, n = subsets.shape
+    device = region.device
+    warm_evals = 0
+    if settings.init == "singletons":
+        start = initial_logits(player_masks.cpu(), feat_hw, channels, replace(settings, init="receptive")).to(device)
+        singles, _, warm_evals, singles_half = optimise(player_masks.to(device), start,
+                                                        replace(settings, steps=settings.warm_steps), None, 0)
+    if settings.tie == "monotone":
+        from regionprims.method.monotone import monotone_masks
+        return (*monotone_masks(optimise, region, subsets, to_mask(singles, settings), to_mask(singles_half, settings),
+                                replace(settings, param="box"), chunk_size, warm_evals), warm_evals)
+    shape = (k_all, channels if settings.mask == "channel" else 1, *feat_hw)
+    masks, half = torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+    steps_used = torch.zeros(k_all, dtype=torch.long)
+    done = warm_evals
+    for i in range(1, k_all, chunk_size):
+        rows = torch.arange(i, min(i + chunk_size, k_all))
+        if settings.init == "singletons":
+            member = subsets[rows].bool().to(device).view(len(rows), n, *([1] * (singles.dim() - 1)))
+            start = torch.where(member, singles.unsqueeze(0), torch.tensor(-torch.inf, device=device)).amax(1)
+        else:
+            start = initial_logits(region[rows.to(device)].cpu(), feat_hw, channels, settings).to(device)
+        final, used, _, mid = optimise(region[rows.to(device)], start, settings, None, done, trace)
+        masks[rows.to(device)], half[rows.to(device)] = to_mask(final, settings), to_mask(mid, settings)
+        steps_used[rows] = used
+        done += len(rows) * settings.steps
+    return masks, half, steps_used, warm_evals
 
 
 @torch.no_grad()
-def _fit_loss(gen, ctx, feats, image, masks, batch, per_pixels):
-    """(masked MSE on M_S, the optimised reconstruction term) per row."""
+def fit_losses(gen: SplitGenerator, ctx: SplitContext, feats: Tensor, image: Tensor, masks: Tensor, batch: int,
+               per_pixels: float | None) -> tuple[Tensor, Tensor]:
+    """(masked MSE of tail(feats) against x on M_S, the optimised reconstruction term) per row;
+    the fit of any stack of minimal features (the method's, or the null's)."""
     fit, rec = [], []
     for i in range(0, feats.shape[0], batch):
         images = gen.tail(feats[i:i + batch], ctx)
@@ -189,7 +227,7 @@ def _fit_loss(gen, ctx, feats, image, masks, batch, per_pixels):
 
 
 def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
-                trace=None):
+                trace=None, base=None):
     """Adam on the mask logits of one chunk. With early_stop, a row leaves the batch once its loss
     has improved by less than `tol` (relative) for `patience` consecutive steps.
     Returns (logits, steps used per row, total row-steps)."""
@@ -203,15 +241,16 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_
     active = torch.ones(k, dtype=torch.bool, device=logits.device)
     used = torch.zeros(k, dtype=torch.long)
     shape = (-1,) + (1,) * (logits.dim() - 1)
+    half = logits.clone() if settings.steps // 2 == 0 else None
     for step in range(settings.steps):
         idx = active.nonzero().squeeze(1)
         if idx.numel() == 0:
             break
         a = logits[idx].clone().requires_grad_(True)
-        mask = torch.sigmoid(a)
+        mask = to_mask(a, settings) if base is None else base[idx] + (1 - base[idx]) * a
         images = gen.tail(baseline + mask * delta, ctx)
         recon = masked_mse(images, image, region[idx], per_pixels)
-        loss = recon + settings.lam * mask.flatten(1).mean(1)
+        loss = recon + settings.lam * mask.flatten(1).mean(1) + settings.mu * mask.square().flatten(1).mean(1)
         (grad,) = torch.autograd.grad(loss.sum(), a)
         if trace is not None:
             trace.append(float(loss.detach().mean()))
@@ -221,15 +260,17 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_
             m2[idx] = beta2 * m2[idx] + (1 - beta2) * grad.square()
             tt = t[idx].view(shape)
             step_dir = (m1[idx] / (1 - beta1 ** tt)) / ((m2[idx] / (1 - beta2 ** tt)).sqrt() + eps)
-            logits[idx] = a.detach() - settings.lr * step_dir
+            logits[idx] = project(a.detach() - learning_rate(settings, step) * step_dir, settings)
             cur = loss.detach()
             improved = cur < best[idx] * (1 - settings.tol)
             stall[idx] = torch.where(improved, torch.zeros_like(stall[idx]), stall[idx] + 1)
             best[idx] = torch.minimum(best[idx], cur)
             used[idx.cpu()] += 1
+            if step + 1 == settings.steps // 2:
+                half = logits.clone()
             if settings.early_stop:
                 active[idx] = stall[idx] < settings.patience
         if report:
             report(done0 + int(used.sum()), total,
                    f"minimal features: step {step + 1}/{settings.steps}, {int(active.sum())}/{k} subsets active")
-    return logits, used, int(used.sum())
+    return logits, used, int(used.sum()), (logits.clone() if half is None else half)

@@ -14,20 +14,29 @@ MaskKind = Literal["spatial", "channel"]
 
 @dataclass(frozen=True)
 class OptimSettings:
-    """How every minimal feature u(S) is optimised (DESIGN §1 default form; docs/method.md).
+    """How every minimal feature u(S) is optimised (DESIGN §1 default form; docs/method.md §4).
 
-    u(S) = f0 + m_S * (f - f0),  m_S = sigmoid(a_S),
-    loss_S = mean over pixels of M_S of (tail(u(S)) - x)^2 + lam * mean(m_S).
+    u(S) = f0 + m_S * (f - f0),  m_S in [0, 1] (param "box": the values, projected after each
+    step; "sigmoid": sigmoid of logits), and
+    loss_S = sum over pixels of M_S of (tail(u(S)) - x)^2 / (3 * one region's pixel count)
+             + lam * mean(m_S) + mu * mean(m_S^2).
+    Default: monotone masks (m_S >= m_T for T ⊆ S), level by level, from the single-player masks;
+    every subset gets the same number of steps (no early stopping).
     """
 
-    steps: int = 5                  # Adam steps per subset after the warm start (docs/method.md)
-    lr: float = 0.25                # Adam learning rate on the mask logits a_S
+    steps: int = 10                 # Adam steps per subset after the warm start (docs/method.md)
+    lr: float = 0.1                 # Adam learning rate (on the mask values, or the logits)
     lam: float = 0.01               # weight of the mask-size penalty
+    mu: float = 0.003               # weight of mean(m^2), a strictly convex tie-breaker (uniqueness term)
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
     init: Literal["singletons", "receptive", "full"] = "singletons"   # start of the masks (minimal.py)
     warm_steps: int = 60            # steps for the single-player masks of the 'singletons' start
     loss_norm: Literal["region", "mean"] = "region"   # divide the masked error by one region's
                                     # pixel count ("region") or by |M_S| ("mean"); see docs/method.md
+    param: Literal["sigmoid", "box"] = "box"          # m = sigmoid(a), or m = a projected on [0, 1]
+    schedule: Literal["constant", "cosine"] = "cosine"     # learning-rate schedule over the steps
+    tie: Literal["none", "monotone"] = "monotone"  # "monotone": m_S = max over S∖i of m_{S∖i} plus a
+                                    # non-negative increment, optimised level by level (method/monotone.py)
     early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
     tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
     patience: int = 5               # ... for this many consecutive steps
@@ -48,6 +57,14 @@ class OptimSettings:
             raise UserError(f"init must be 'singletons', 'receptive' or 'full', got {self.init!r}")
         if not 0 <= self.warm_steps <= 100_000:
             raise UserError(f"warm steps must be between 0 and 100000, got {self.warm_steps}")
+        if not self.mu >= 0:
+            raise UserError(f"mu must be >= 0, got {self.mu}")
+        for name, allowed in (("param", ("sigmoid", "box")), ("schedule", ("constant", "cosine")),
+                              ("tie", ("none", "monotone"))):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.tie == "monotone" and self.init != "singletons":
+            raise UserError("monotone masks start from the single-player masks: use init 'singletons'")
         if self.loss_norm not in ("region", "mean"):
             raise UserError(f"loss normalisation must be 'region' or 'mean', got {self.loss_norm!r}")
         if self.mask not in ("spatial", "channel"):

@@ -11,7 +11,7 @@ plant a well-formed entry with wrong numbers: see docs/reliability.md.
 
 Folder: `cache/` (relative to the working directory) unless `--cache-dir DIR` or the environment
 variable REGIONPRIMS_CACHE says otherwise. Inside: `entries/` (one file per key), `locks/`
-(flock files). `data/` (diskcache, cache version 2) is never opened; `clear` removes it.
+(flock files). `data/` (diskcache, cache versions 2-3) is never opened; `clear` removes it.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ from typing import Callable, Iterator, TypeVar
 from regionprims.errors import UserError
 from regionprims.store.atomic import clean_stale_temps, write_atomic
 
-CACHE_VERSION = 3          # bump when the math, the metrics or the payload format change
+CACHE_VERSION = 4          # bump when the math, the metrics or the payload format change
 MAGIC = b"RPCACHE1"
 SUFFIX = ".entry"
-LEGACY = "data"            # the diskcache folder of cache version 2
+LEGACY = "data"            # the diskcache folder of cache versions 2 and 3
 STALE_LOCK_SECONDS = 3600
 T = TypeVar("T")
 

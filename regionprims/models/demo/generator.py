@@ -36,7 +36,7 @@ from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
 from regionprims.models.base import SplitContext
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_generator.safetensors"
-WEIGHTS_SHA256 = "09ca8879a52d110f3466a968450d96062233832238b5549733f3140ed062dd79"
+WEIGHTS_SHA256 = "fdd28481aaa93e9ea58f4338fae8e3b0ca7b3502cb8ec03fc84b294902faefa5"
 
 DEFAULT_CONFIG: dict = {
     "z_dim": Z_DIM,

@@ -34,6 +34,8 @@ object, purity/coverage/agreement/containment are 0.
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -49,6 +51,17 @@ GT_MEANING = {   # key: (meaning, good is), as the explorer shows them; the defi
     "gt_slot_purity": ("share of a component's effect inside ONE object's place, present or absent", "high"),
     "gt_absent_share": ("share of the effect in the places of absent objects (erasing the baseline's average "
                         "object)", "—"),
+    "gt_interactions_planted": ("planted multi-region interactions in this scene (straddle, pair, conditional)", "—"),
+    "gt_interaction_found": ("share of planted interactions with a top component that spans their cells and "
+                             "mostly draws them", "high"),
+    "gt_interaction_exact_share": ("share of the effect on a planted interaction carried by components over "
+                                   "exactly its cells", "high"),
+    "gt_interaction_joint_share": ("share of the effect on a planted interaction carried by components spanning "
+                                   "all its cells", "high"),
+    "gt_interaction_singleton_share": ("share of the effect on a planted interaction carried by single-region "
+                                       "components", "low"),
+    "gt_single_cell_multi_share": ("control: share of the effect on single-cell objects carried by multi-region "
+                                   "components", "low"),
     "gt_objects_present": ("objects present in this scene", "—"),
     "gt_components_scored": ("components scored (the top ones)", "—"),
 }
@@ -121,3 +134,95 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
         "gt_objects_present": float(len(present)),
         "gt_components_scored": float(len(components)),
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Planted interactions (planted.py): does the decomposition find the multi-region components?
+
+PART_SHARE = 0.15        # a player "holds" a part when it has at least this share of the part's pixels
+FOUND_SHARE = 0.5        # a component "draws" an interaction when this share of its energy is on it
+
+
+def planted_regions(parts: Sequence[Tensor], player_masks: Tensor) -> frozenset[int]:
+    """P: the players that hold at least PART_SHARE of some part's pixels."""
+    pm = player_masks.detach().float().cpu() > 0.5
+    out: set[int] = set()
+    for part in parts:
+        n = float(part.sum())
+        if n > 0:
+            counts = (pm & part.bool().cpu()).flatten(1).sum(1)
+            out |= {i for i, c in enumerate(counts.tolist()) if c >= PART_SHARE * n}
+    return frozenset(out)
+
+
+def _shares(q: Tensor, members: list[frozenset[int]], energies: list[Tensor], P: frozenset[int]) -> dict:
+    """For one region set P and pixel mask q: what the components do on q, by their region sets."""
+    on_q = [float((e * q).sum()) for e in energies]
+    totals = [float(e.sum()) for e in energies]
+    all_q = sum(on_q)
+    found = any(P <= m and t > 0 and eq / t > FOUND_SHARE for m, eq, t in zip(members, on_q, totals))
+    if all_q <= 0:
+        return {"found": found, "exact": 0.0, "joint": 0.0, "multi": 0.0, "singleton": None}
+    return {"found": found,
+            "exact": sum(eq for m, eq in zip(members, on_q) if m == P) / all_q,
+            "joint": sum(eq for m, eq in zip(members, on_q) if P <= m) / all_q,
+            "multi": sum(eq for m, eq in zip(members, on_q) if len(m) > 1) / all_q,
+            "singleton": sum(eq for m, eq in zip(members, on_q) if len(m) == 1) / all_q}
+
+
+def gt_interaction_scores(interactions: Sequence, objects: Sequence, components: Sequence[tuple[int, Tensor]],
+                          subsets: Tensor, player_masks: Tensor) -> dict[str, float]:
+    """Scores (keys `gt_interaction_*`, `gt_single_cell_multi_share`) of the top components
+    against the scene's planted interactions (`planted.PlantedInteraction`s that are present and
+    span >= 2 players of this layout) and, as a control, against its single-player objects.
+    Keys whose mean would be over nothing are left out (absent, never a perfect score)."""
+    subsets = subsets.detach().cpu()
+    members = [frozenset(torch.nonzero(subsets[int(r)]).view(-1).tolist()) for r, _ in components]
+    energies = [e.detach().float().cpu().clamp(min=0) for _, e in components]
+    planted, singles = [], []
+    for inter in interactions:
+        P = planted_regions(inter.parts, player_masks) if inter.present else frozenset()
+        if len(P) >= 2:
+            planted.append(_shares(inter.mask.cpu(), members, energies, P))
+    in_interaction = {n for i in interactions for n in (i.name, i.trigger) if n}
+    for o in objects:
+        if o.present and o.name not in in_interaction and bool(o.mask.any()):
+            P = planted_regions([o.mask], player_masks)
+            if len(P) == 1:
+                singles.append(_shares(o.mask.cpu(), members, energies, P))
+    out = {"gt_interactions_planted": float(len(planted))}
+    if planted:
+        out["gt_interaction_found"] = sum(s["found"] for s in planted) / len(planted)
+        out["gt_interaction_exact_share"] = sum(s["exact"] for s in planted) / len(planted)
+        out["gt_interaction_joint_share"] = sum(s["joint"] for s in planted) / len(planted)
+        seen = [s["singleton"] for s in planted if s["singleton"] is not None]
+        if seen:
+            out["gt_interaction_singleton_share"] = sum(seen) / len(seen)
+    if singles:
+        out["gt_single_cell_multi_share"] = sum(s["multi"] for s in singles) / len(singles)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Method against the geometric null over many scenes (benchmarks/bench_groundtruth.py --json)
+
+INTERACTION_KEYS = ("gt_interaction_found", "gt_interaction_exact_share", "gt_interaction_joint_share",
+                    "gt_interaction_singleton_share")
+MARGIN = 0.10            # "a clear margin": stated before the first measurement (model card)
+BENCHMARK_PATH = Path(__file__).resolve().parents[2] / "data" / "groundtruth_benchmark.json"
+
+
+def beats_null(row: dict) -> bool:
+    """A benchmark row {good, method, null, better, worse}: the method's mean is better than the
+    null's by at least MARGIN (absolute; the scores are shares in [0, 1]) and it is better in
+    more (class, seed) pairs than it is worse."""
+    sign = {"high": 1.0, "low": -1.0}.get(row["good"], 0.0)
+    return sign * (row["method"] - row["null"]) >= MARGIN - 1e-9 and row["better"] > row["worse"]
+
+
+def load_benchmark(path: Path = BENCHMARK_PATH) -> dict | None:
+    """The recorded method-vs-null benchmark (written by benchmarks/bench_groundtruth.py), or None."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None

@@ -45,13 +45,30 @@ SLICES: dict[str, dict[str, tuple[int, int]]] = {
     "face": {"head": (0, 4), "left_eye": (4, 9), "right_eye": (9, 14), "nose": (14, 18),
              "mouth": (18, 23)},
     "traffic": {"housing": (0, 3), "red_lamp": (3, 6), "amber_lamp": (6, 9),
-                "green_lamp": (9, 12), "sign": (12, 16), "car": (16, 20)},
+                "green_lamp": (9, 12), "sign": (12, 16), "car": (16, 20), "pedestrian": (20, 23),
+                "birds": (23, 26)},
     "garden": {"sun": (0, 3), "cloud": (3, 6), "balloon": (6, 9), "flower_left": (9, 13),
-               "flower_mid": (13, 17), "flower_right": (17, 21)},
-    "shelf": {"box": (0, 4), "jar": (4, 8), "ball": (8, 12), "books": (12, 16), "can": (16, 20)},
+               "flower_mid": (13, 17), "flower_right": (17, 21), "rainbow": (21, 24),
+               "butterflies": (24, 27)},
+    "shelf": {"box": (0, 4), "jar": (4, 8), "ball": (8, 12), "books": (12, 16), "can": (16, 20),
+              "vases": (20, 24), "bookend": (24, 27)},
     "house": {"body": (0, 3), "roof": (3, 6), "door": (6, 10), "window_left": (10, 14),
-              "window_right": (14, 18), "chimney": (18, 21)},
-    "checker": {f"tile_{r}{c}": (3 * (3 * r + c), 3 * (3 * r + c) + 3) for r in range(3) for c in range(3)},
+              "window_right": (14, 18), "chimney": (18, 21), "smoke": (21, 24), "hedges": (24, 27)},
+    "checker": {**{f"tile_{r}{c}": (3 * (3 * r + c), 3 * (3 * r + c) + 3) for r in range(3) for c in range(3)},
+                "domino": (27, 30), "dot": (30, 32)},
+}
+
+# Planted interactions: objects whose drawing ties several cells together (DESIGN §2; the model
+# card scores whether a decomposition finds them). kind: "straddle" (one object across cells),
+# "pair" (two items in different cells, one presence number: they appear only together) or
+# "conditional" (drawn only when the named trigger object is present as well).
+INTERACTIONS: dict[str, dict[str, tuple[str, str | None]]] = {
+    "face": {},
+    "traffic": {"pedestrian": ("conditional", "green_lamp"), "birds": ("pair", None)},
+    "garden": {"rainbow": ("straddle", None), "butterflies": ("pair", None)},
+    "shelf": {"vases": ("pair", None), "bookend": ("conditional", "books")},
+    "house": {"smoke": ("conditional", "chimney"), "hedges": ("pair", None)},
+    "checker": {"domino": ("straddle", None), "dot": ("conditional", "tile_00")},
 }
 
 # Human-readable meaning of each slice: (cells in the 3x3 grid as (row, col), attribute names).
@@ -70,6 +87,8 @@ OBJECT_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "green_lamp": ("3x3 (2,1)", "lit (> -0.6), hue, radius"),
         "sign": ("3x3 (0,2)", "presence (> -0.6), colour a, colour b, size"),
         "car": ("3x3 (2,0)", "presence (> -0.6), colour a, colour b, length"),
+        "pedestrian": ("3x3 (2,2); only while green_lamp is lit", "presence (> -0.6), colour, height"),
+        "birds": ("3x3 (1,0) and (1,2), together", "presence (> -0.6), grey level, size"),
     },
     "garden": {
         "sun": ("3x3 (0,2)", "presence (> -0.6), colour, radius"),
@@ -78,6 +97,9 @@ OBJECT_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "flower_left": ("3x3 (2,0)", "presence (> -0.6), petal colour a, petal colour b, head radius"),
         "flower_mid": ("3x3 (2,1)", "presence (> -0.6), petal colour a, petal colour b, head radius"),
         "flower_right": ("3x3 (2,2)", "presence (> -0.6), petal colour a, petal colour b, head radius"),
+        "rainbow": ("3x3 row 0: an arc across (0,0), (0,1), (0,2), behind sun and cloud",
+                    "presence (> -0.6), brightness, band width"),
+        "butterflies": ("3x3 (1,0) and (1,2), together", "presence (> -0.6), colour a, colour b"),
     },
     "shelf": {
         "box": ("3x3 (0,0)", "presence (> -0.6), colour a, colour b, size"),
@@ -85,6 +107,8 @@ OBJECT_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "ball": ("3x3 (1,1)", "presence (> -0.6), colour a, colour b, size"),
         "books": ("3x3 (2,0)", "presence (> -0.6), colour a, colour b, height"),
         "can": ("3x3 (2,2)", "presence (> -0.6), colour a, colour b, size"),
+        "vases": ("3x3 (1,0) and (1,2), together", "presence (> -0.6), colour a, colour b, height"),
+        "bookend": ("3x3 (2,1); only when books are present", "presence (> -0.6), colour a, colour b"),
     },
     "house": {
         "body": ("3x3 rows 1..2 (behind windows and door)", "colour a, colour b, roof-line height (always present)"),
@@ -93,9 +117,14 @@ OBJECT_DOCS: dict[str, dict[str, tuple[str, str]]] = {
         "window_left": ("3x3 (1,0); 6x6 (3,1)", "presence (> -0.6), light colour, warmth, size"),
         "window_right": ("3x3 (1,2); 6x6 (3,4)", "presence (> -0.6), light colour, warmth, size"),
         "chimney": ("3x3 (0,2) (0.5 px into (0,1)), above the roof", "presence (> -0.6), height, colour"),
+        "smoke": ("3x3 (0,1); only when the chimney is present", "presence (> -0.6), grey level, puff size"),
+        "hedges": ("3x3 (2,0) and (2,2), together", "presence (> -0.6), colour a, colour b"),
     },
-    "checker": {f"tile_{r}{c}": (f"3x3 ({r},{c})", "presence (> -0.6), colour a, colour b")
-                for r in range(3) for c in range(3)},
+    "checker": {**{f"tile_{r}{c}": (f"3x3 ({r},{c})", "presence (> -0.6), colour a, colour b")
+                   for r in range(3) for c in range(3)},
+                "domino": ("3x3 (1,0) and (1,1): a bar across their border, over the tiles",
+                           "presence (> -0.6), colour a, colour b"),
+                "dot": ("3x3 (2,2), over tile_22; only when tile_00 is present", "presence (> -0.6), grey level")},
 }
 
 
@@ -181,6 +210,14 @@ def _presence(v: Tensor, threshold: float) -> tuple[Tensor, Tensor]:
     return torch.sigmoid((v - threshold) * PRESENCE_SHARPNESS), v > threshold
 
 
+def _conditional(cls: str, name: str, z: Tensor) -> tuple[Tensor, Tensor]:
+    """Presence of a "conditional" interaction: its own number AND its trigger's (both > -0.6)."""
+    trigger = INTERACTIONS[cls][name][1]
+    w, on = _presence(z[:, SLICES[cls][name][0]], -0.6)
+    tw, ton = _presence(z[:, SLICES[cls][trigger][0]], -0.6)
+    return w * tw, on & ton
+
+
 def _colour(base, da, db, a: Tensor, b: Tensor, amp: float = 0.18) -> Tensor:
     """[B, 3] colour in [0, 1]: base + amp * (a * da + b * db), clamped."""
     base_t = torch.tensor(base, dtype=a.dtype, device=a.device)
@@ -199,17 +236,18 @@ class _Layer:
     alpha: Tensor      # [B, H, W] coverage * soft presence
     colour: Tensor     # [B, 3]
     present: Tensor    # [B] bool
+    part: int = 0      # which item of a "pair" interaction the layer draws
 
 
 def _layer(name: str, sdf: Tensor, colour: Tensor, weight: Tensor | None = None,
-           present: Tensor | None = None) -> _Layer:
+           present: Tensor | None = None, part: int = 0) -> _Layer:
     a = _coverage(sdf)
     B = sdf.shape[0]
     if weight is not None:
         a = a * weight.view(-1, 1, 1)
     if present is None:
         present = torch.ones(B, dtype=torch.bool, device=sdf.device)
-    return _Layer(name, a, colour, present)
+    return _Layer(name, a, colour, present, part)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,12 +353,31 @@ def _traffic(z: Tensor) -> list[_Layer]:
     length = 6.0 * (1 + 0.08 * _s(c, "car", z, 3))
     L.append(_layer("car", _box(z, 8.0, 40.0, length, 3.0, 1.5), col, w, on))
     L.append(_layer("car", _box(z, 8.0, 36.5, length * 0.55, 2.3, 1.5), col * 0.8, w, on))
+    w, on = _conditional(c, "pedestrian", z)                 # walks only on green
+    col = _colour((0.20, 0.30, 0.60), (0.5, 0.1, -0.4), (0, 0, 0), _s(c, "pedestrian", z, 1), z[:, 0] * 0, amp=0.25)
+    hgt = 3.5 * (1 + 0.08 * _s(c, "pedestrian", z, 2))
+    L.append(_layer("pedestrian", _box(z, 40.0, 44.0 - hgt, 1.8, hgt, 0.8), col, w, on))
+    L.append(_layer("pedestrian", _ellipse(z, 40.0, 44.0 - 2 * hgt - 1.9, 1.9, 1.9),
+                    _const_colour((0.93, 0.75, 0.60), z), w, on))
+    w, on = _presence(_s(c, "birds", z, 0), -0.6)            # two birds, always together
+    g = (0.15 + 0.08 * _s(c, "birds", z, 1)).clamp(0.02, 0.4)
+    col = torch.stack([g, g, g + 0.03], 1)
+    size = 1 + 0.1 * _s(c, "birds", z, 2)
+    for part, (bx, by) in enumerate(((8.0, 22.0), (40.0, 25.0))):
+        L.append(_layer("birds", _ellipse(z, bx, by, 3.2 * size, 1.3 * size), col, w, on, part))
+        L.append(_layer("birds", _ellipse(z, bx + 1.0, by - 1.6, 1.3 * size, 2.0 * size), col, w, on, part))
     return L
 
 
 def _garden(z: Tensor) -> list[_Layer]:
     c = "garden"
     L: list[_Layer] = []
+    w, on = _presence(_s(c, "rainbow", z, 0), -0.6)          # an arc across the three top cells
+    bright = (1 + 0.1 * _s(c, "rainbow", z, 1)).view(-1, 1)
+    half = 1.3 * (1 + 0.15 * _s(c, "rainbow", z, 2))
+    for (rx, ry), base in (((19.0, 11.0), (0.95, 0.45, 0.35)), ((16.4, 8.4), (0.45, 0.55, 0.95))):
+        ring = torch.maximum(_ellipse(z, 24.0, 15.5, rx, ry).abs() - _b(half, z), _grid(z.device, z.dtype)[1] - 15.0)
+        L.append(_layer("rainbow", ring, (_const_colour(base, z) * bright).clamp(0.02, 0.98), w, on))
     w, on = _presence(_s(c, "sun", z, 0), -0.6)
     col = _colour((1.0, 0.85, 0.20), (0.0, -0.25, -0.1), (0, 0, 0), _s(c, "sun", z, 1), z[:, 0] * 0)
     r = 5.0 * (1 + 0.1 * _s(c, "sun", z, 2))
@@ -345,6 +402,12 @@ def _garden(z: Tensor) -> list[_Layer]:
         L.append(_layer(name, _box(z, cx, 42.5, 0.6, 4.0), _const_colour((0.15, 0.45, 0.15), z), w, on))
         L.append(_layer(name, _ellipse(z, cx, 38.0, r, r), col, w, on))
         L.append(_layer(name, _ellipse(z, cx, 38.0, 1.3, 1.3), _const_colour((0.95, 0.85, 0.3), z), w, on))
+    w, on = _presence(_s(c, "butterflies", z, 0), -0.6)      # two butterflies, always together
+    col = _colour((0.95, 0.55, 0.15), (0.0, 0.3, 0.5), (-0.4, 0.0, 0.3), _s(c, "butterflies", z, 1),
+                  _s(c, "butterflies", z, 2), amp=0.22)
+    for part, bx in enumerate((8.0, 40.0)):
+        for dx in (-1.9, 1.9):
+            L.append(_layer("butterflies", _ellipse(z, bx + dx, 24.0, 1.8, 2.6), col, w, on, part))
     return L
 
 
@@ -370,6 +433,14 @@ def _shelf(z: Tensor) -> list[_Layer]:
     L.append(_layer("books", _box(z, 9.5, 45.0 - 5.0 * s, 1.8, 5.0 * s, 0.3), col.flip(1), w, on))
     w, on, col, s = item("can", (0.90, 0.85, 0.25))
     L.append(_layer("can", _box(z, 40.0, 45.0 - 4.5 * s, 3.5 * s, 4.5 * s, 1.0), col, w, on))
+    w, on, col, s = item("vases", (0.30, 0.60, 0.45))        # two vases, always together
+    for part, bx in enumerate((8.0, 40.0)):
+        L.append(_layer("vases", _box(z, bx, 29.0 - 4.5 * s, 2.6, 4.5 * s, 1.2), col, w, on, part))
+        L.append(_layer("vases", _box(z, bx, 29.0 - 9.0 * s - 1.0, 1.3, 1.2, 0.3), col * 0.75, w, on, part))
+    w, on = _conditional(c, "bookend", z)                     # holds the books: only with them
+    col = _colour((0.55, 0.55, 0.58), (0.3, 0.2, 0.0), (0.0, 0.1, 0.3), _s(c, "bookend", z, 1), _s(c, "bookend", z, 2))
+    L.append(_layer("bookend", _box(z, 19.5, 41.0, 1.0, 4.0, 0.2), col, w, on))
+    L.append(_layer("bookend", _box(z, 21.5, 44.2, 3.0, 0.8, 0.2), col, w, on))
     return L
 
 
@@ -395,6 +466,16 @@ def _house(z: Tensor) -> list[_Layer]:
         col = _colour((0.35, 0.55, 0.85), (0.5, 0.4, -0.3), (0.2, 0.1, -0.1), _s(c, name, z, 1), _s(c, name, z, 2), amp=0.2)
         s = 3.3 * (1 + 0.07 * _s(c, name, z, 3))
         L.append(_layer(name, _box(z, cx, 28.0, s, s, 0.4), col, w, on))
+    w, on = _presence(_s(c, "hedges", z, 0), -0.6)            # two hedges, always together
+    col = _colour((0.20, 0.50, 0.20), (0.1, 0.3, 0.0), (0.2, 0.0, 0.1), _s(c, "hedges", z, 1), _s(c, "hedges", z, 2))
+    for part, hx in enumerate((4.5, 43.5)):
+        L.append(_layer("hedges", _ellipse(z, hx, 42.0, 4.0, 4.2), col, w, on, part))
+    w, on = _conditional(c, "smoke", z)                       # only from a chimney
+    g = (0.80 + 0.06 * _s(c, "smoke", z, 1)).clamp(0.6, 0.95)
+    col = torch.stack([g, g, g], 1)
+    ps = 1 + 0.1 * _s(c, "smoke", z, 2)
+    L.append(_layer("smoke", _ellipse(z, 27.5, 5.0, 2.4 * ps, 2.0 * ps), col, w, on))
+    L.append(_layer("smoke", _ellipse(z, 22.5, 3.0, 2.0 * ps, 1.7 * ps), col, w, on))
     return L
 
 
@@ -409,6 +490,12 @@ def _checker(z: Tensor) -> list[_Layer]:
             base = palette[(r + col_i) % 3]
             col = _colour(base, (0.3, 0.3, -0.4), (-0.3, 0.4, 0.2), _s(c, name, z, 1), _s(c, name, z, 2), amp=0.2)
             L.append(_layer(name, _box(z, 8.0 + 16 * col_i, 8.0 + 16 * r, 5.5, 5.5, 1.5), col, w, on))
+    w, on = _presence(_s(c, "domino", z, 0), -0.6)            # a bar across two tiles' border
+    col = _colour((0.95, 0.90, 0.80), (-0.3, -0.1, 0.3), (0.0, -0.3, -0.3), _s(c, "domino", z, 1), _s(c, "domino", z, 2))
+    L.append(_layer("domino", _box(z, 16.0, 24.0, 6.5, 2.6, 1.0), col, w, on))
+    w, on = _conditional(c, "dot", z)                         # only when the top-left tile is there
+    g = (0.15 + 0.1 * _s(c, "dot", z, 1)).clamp(0.02, 0.4)
+    L.append(_layer("dot", _ellipse(z, 40.0, 40.0, 2.4, 2.4), torch.stack([g, g, g], 1), w, on))
     return L
 
 
@@ -464,33 +551,57 @@ def render_scene(z: Tensor, class_id: int) -> Tensor:
     return img[0] * 2 - 1
 
 
-def scene_objects(z: Tensor, class_id: int) -> list[SceneObject]:
-    """The ground truth of one scene: every object of the class (present or not), with the
-    boolean mask of the pixels where it is visible (coverage > 0.5, not hidden by an object
-    drawn later; empty when absent). Masks of one scene are disjoint."""
-    cls = _check_class(class_id)
-    zz = _check_z(torch.as_tensor(z).detach().cpu().reshape(1, -1))
+def _visible(cls: str, zz: Tensor) -> tuple[list[_Layer], Tensor]:
+    """Layers of one scene and its owner map (index into SLICES[cls] of the object drawn last
+    with coverage > 0.5 at each pixel, -1 for background)."""
     layers = _CLASS_FN[cls](zz)
     owner = torch.full((IMAGE_SIZE, IMAGE_SIZE), -1, dtype=torch.long)
     names = list(SLICES[cls].keys())
     for lay in layers:
         if bool(lay.present[0]):
             owner[lay.alpha[0] > 0.5] = names.index(lay.name)
+    return layers, owner
+
+
+def scene_objects(z: Tensor, class_id: int) -> list[SceneObject]:
+    """The ground truth of one scene: every object of the class (present or not), with the
+    boolean mask of the pixels where it is visible (coverage > 0.5, not hidden by an object
+    drawn later; empty when absent). Masks of one scene are disjoint."""
+    cls = _check_class(class_id)
+    zz = _check_z(torch.as_tensor(z).detach().cpu().reshape(1, -1))
+    layers, owner = _visible(cls, zz)
     out = []
-    for i, name in enumerate(names):
+    for i, name in enumerate(SLICES[cls]):
         present = any(bool(lay.present[0]) for lay in layers if lay.name == name)
         out.append(SceneObject(name=name, present=present, mask=(owner == i) & present,
                                cells=OBJECT_DOCS[cls][name][0], slot=_slot(cls, zz, name, layers)))
     return out
 
 
+def part_masks(z: Tensor, class_id: int, name: str) -> list[Tensor]:
+    """Visible pixels of each item of object `name` (one mask per `part`; a "pair" has two)."""
+    cls = _check_class(class_id)
+    zz = _check_z(torch.as_tensor(z).detach().cpu().reshape(1, -1))
+    layers, owner = _visible(cls, zz)
+    visible = owner == list(SLICES[cls]).index(name)
+    parts: dict[int, Tensor] = {}
+    for lay in layers:
+        if lay.name == name and bool(lay.present[0]):
+            parts[lay.part] = parts.get(lay.part, torch.zeros_like(visible)) | (lay.alpha[0] > 0.5)
+    return [parts[k] & visible for k in sorted(parts)]
+
+
 def _slot(cls: str, zz: Tensor, name: str, layers: list) -> Tensor:
     """Where the object is drawn when present: its own coverage > 0.5 (ignoring occlusion).
     An absent object is switched on by raising its presence number (the first of its slice,
-    which every object that can be absent has); nothing else in z changes."""
+    which every object that can be absent has) and, for a conditional one, its trigger's;
+    nothing else in z changes."""
     if not any(bool(lay.present[0]) for lay in layers if lay.name == name):
         zz = zz.clone()
         zz[0, SLICES[cls][name][0]] = 4.0
+        trigger = INTERACTIONS[cls].get(name, ("", None))[1]
+        if trigger is not None:
+            zz[0, SLICES[cls][trigger][0]] = 4.0
         layers = _CLASS_FN[cls](zz)
     slot = torch.zeros(IMAGE_SIZE, IMAGE_SIZE, dtype=torch.bool)
     for lay in layers:

@@ -1,0 +1,113 @@
+"""Stability of the components against the optimisation's own settings (issue 9, DESIGN §7):
+for each demo image and each method variant, decompose with the variant, with 4x its refinement
+steps, and with 4x every step (warm start too), and print side by side the relative L2 change of
+all non-empty components (metrics.component_change), the free proxy that every decomposition
+reports as `stability` (the change over the second half of each optimisation), the objective (the minimised loss, mean
+over the 2^n - 1 subsets) and the optimisation's seconds.
+
+usage: python benchmarks/bench_stability.py [--model demo] [--classes all] [--seeds 3,4]
+       [--variants today,monotone] [--device cpu|cuda] [--threads 2]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+
+import torch
+
+from regionprims.method.interactions import or_interactions
+from regionprims.method.metrics import component_change
+from regionprims.method.minimal import optimize_minimal_features
+from regionprims.method.regions import player_masks, subset_matrix
+from regionprims.method.specs import OptimSettings
+from regionprims.models.registry import load_generator
+from regionprims.pipeline import baseline, image_and_feature, make_spec
+
+VARIANTS = {
+    "today": OptimSettings(tie="none", param="sigmoid", schedule="constant", steps=5, warm_steps=60),
+    "default": OptimSettings(),
+    "monotone": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=60),
+    "monotone-10": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, warm_steps=60),
+    "monotone-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, warm_steps=60),
+    "monotone-w200": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=200),
+    "monotone-lr0.1": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1),
+    "monotone-const": OptimSettings(tie="monotone", param="box", schedule="constant", steps=5),
+    "ridge-mono": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
+    "ridge-mono-0.05": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.05),
+    "ridge-free": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
+    "free-box-lr0.1": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1),
+    "ridge-mono-0.003": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.003),
+    "ridge-mono-0.003-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.1, mu=0.003),
+    "mono-lr0.05-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.05),
+}
+
+
+def components(gen, spec, settings):
+    """(components [2^n, C, h, w], objective, seconds of the optimisation) for one image."""
+    _, f, x, ctx = image_and_feature(gen, spec)
+    f0, _ = baseline(gen, spec, None)
+    masks = player_masks(spec.layout, gen.image_size, gen.image_size).to(gen.device)
+    subsets = subset_matrix(spec.layout.n)
+    if gen.device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    halfway: dict = {}
+    u, _, info = optimize_minimal_features(gen, ctx, f, f0, x, masks, subsets, settings, halfway=halfway)
+    if gen.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t
+    comps = or_interactions(u.cpu())
+    info["proxy"] = component_change(comps, or_interactions(halfway["minimal"].cpu()))
+    return comps, info, seconds
+
+
+def measure(gen, class_id, seed, settings) -> dict:
+    spec = make_spec(gen, class_id, seed, settings=settings)
+    ref, info, sec = components(gen, spec, settings)
+    steps4, info4, sec4 = components(gen, spec, replace(settings, steps=4 * settings.steps))
+    all4, _, _ = components(gen, spec, replace(settings, steps=4 * settings.steps, warm_steps=4 * settings.warm_steps))
+    lr_half, _, _ = components(gen, spec, replace(settings, lr=settings.lr / 2))
+    return {"steps x4": component_change(ref, steps4), "all steps x4": component_change(ref, all4),
+            "lr / 2": component_change(ref, lr_half), "proxy (halfway)": info["proxy"],
+            "objective": info["objective_mean"], "objective steps x4": info4["objective_mean"],
+            "seconds": sec, "seconds steps x4": sec4}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="demo")
+    p.add_argument("--classes", default="all")
+    p.add_argument("--seeds", default="3,4")
+    p.add_argument("--variants", default="today,default")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    gen = load_generator(a.model, a.device)
+    classes = range(len(gen.class_names)) if a.classes == "all" else [int(c) for c in a.classes.split(",")]
+    seeds = [int(s) for s in a.seeds.split(",")]
+    cols = ["steps x4", "all steps x4", "lr / 2", "proxy (halfway)", "objective", "objective steps x4", "seconds", "seconds steps x4"]
+    print(f"model {gen.identity} on {gen.device}, {torch.get_num_threads()} threads")
+    print(f"| variant | image | {' | '.join(cols)} |\n|---|---|{'---|' * len(cols)}")
+    for name in a.variants.split(","):
+        rows = []
+        for c in classes:
+            for s in seeds:
+                r = measure(gen, c, s, VARIANTS[name])
+                rows.append(r)
+                print(f"| {name} | {gen.class_names[c]} {s} | " + " | ".join(_fmt(k, r[k]) for k in cols) + " |",
+                      flush=True)
+        mean = {k: statistics.fmean(r[k] for r in rows) for k in cols}
+        worst = {k: max(r[k] for r in rows) for k in cols}
+        print(f"| **{name}** | mean of {len(rows)} | " + " | ".join(_fmt(k, mean[k]) for k in cols) + " |")
+        print(f"| **{name}** | max | " + " | ".join(_fmt(k, worst[k]) for k in cols) + " |", flush=True)
+
+
+def _fmt(key: str, v: float) -> str:
+    return f"{v:.5f}" if key.startswith("objective") else f"{v:.2f}" if key.startswith("seconds") else f"{v:.3f}"
+
+
+if __name__ == "__main__":
+    main()

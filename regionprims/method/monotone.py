@@ -1,0 +1,67 @@
+"""Monotone minimal features: m_S >= m_T for every T ⊆ S, optimised level by level.
+
+"The minimal feature for more regions" needs at least what it needs for fewer, so the mask of S
+starts from the union of the masks of its subsets one player smaller and may only add to it:
+
+    m_S = b_S + (1 − b_S) ⊙ a_S,   b_S = max_{i ∈ S} m_{S∖i},   a_S ∈ [0, 1] (projected), a_S = 0 at the start.
+
+The singletons (level 1, b = 0) come from the warm start. Level k is optimised after level k − 1,
+all of its subsets together (chunked). A cell that no subset of S needs less of and S does not
+need more of keeps a_S = 0 exactly: the projection holds it at the bound, so the flat directions
+of the objective (where the old free masks drifted with every extra step) do not move at all, and
+the components are the cells grouped by which player sets first need them.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from regionprims.method.specs import OptimSettings
+
+# optimise(region rows, start params, settings, base, work done so far)
+#   -> (params, steps per row, row-steps, params after half the steps)
+Optimiser = Callable[[Tensor, Tensor, OptimSettings, Tensor, int], tuple[Tensor, Tensor, int, Tensor]]
+
+
+def level_rows(n: int) -> list[Tensor]:
+    """Rows of the subsets of each size 1..n, in binary-counting order within a level."""
+    rows = torch.arange(2 ** n)
+    size = ((rows.unsqueeze(1) >> torch.arange(n)) & 1).sum(1)
+    return [rows[size == k] for k in range(1, n + 1)]
+
+
+def union_below(masks: Tensor, rows: Tensor, n: int) -> Tensor:
+    """b_S = max over the players i of S of masks[S ∖ i] for each row S (masks of smaller sets known)."""
+    base = torch.zeros(len(rows), *masks.shape[1:], device=masks.device)
+    for j in range(n):
+        has = ((rows >> j) & 1).bool().to(masks.device)
+        if has.any():
+            base[has] = torch.maximum(base[has], masks[rows.to(masks.device)[has] ^ (1 << j)])
+    return base
+
+
+def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles: Tensor, singles_half: Tensor,
+                   settings: OptimSettings, chunk: int, done: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Masks [2**n, ...] for every row (row 0 zero; the singleton rows from `singles`, mask values in
+    [0, 1]), the same after half of each level's steps (on the final lower levels), and the
+    steps used per row."""
+    n = subsets.shape[1]
+    masks = torch.zeros(2 ** n, *singles.shape[1:], device=singles.device)
+    half = torch.zeros_like(masks)
+    steps = torch.zeros(2 ** n, dtype=torch.long)
+    levels = level_rows(n)
+    masks[levels[0].to(singles.device)] = singles
+    half[levels[0].to(singles.device)] = singles_half
+    for rows in levels[1:]:
+        for i in range(0, len(rows), chunk):
+            part = rows[i:i + chunk]
+            at = part.to(masks.device)
+            base = union_below(masks, part, n)
+            params, used, _, mid = optimise(region[at], torch.zeros_like(base), settings, base, done)
+            masks[at] = base + (1 - base) * params
+            half[at] = base + (1 - base) * mid
+            steps[part] = used
+            done += len(part) * settings.steps
+    return masks, half, steps
