@@ -8,6 +8,13 @@ the time left), a cancel event, and its result or a one-line error. Results land
 ResultCache (through `pipeline.decompose`) and in a small in-memory LRU, so a finished or cached
 result opens at once. Cancelling is per watcher: the job stops only when every tab that asked
 for it has cancelled.
+
+Bounds (issue 10: a URL must not be able to tie the explorer up): at most MAX_ACTIVE jobs queued
+or running (more is refused with a one-line `Busy`); a decomposition none of whose owners has
+looked at it (`heartbeat`) for WATCH_SECONDS is cancelled (downloads and studies run on);
+finished job records are dropped after KEEP_RECORD_SECONDS; results kept in memory are bounded
+by their bytes, not their count. A job whose cancel flag is set is never joined: a new request
+for its key gets a fresh job.
 """
 from __future__ import annotations
 
@@ -25,6 +32,15 @@ from regionprims.progress import Cancelled
 
 log = logging.getLogger(__name__)
 
+MAX_ACTIVE = 4                       # queued + running jobs per process
+WATCH_SECONDS = 60.0                 # a job nobody polled for this long is cancelled
+KEEP_RECORD_SECONDS = 600.0          # finished job records are dropped after this
+RESULT_BYTES = 1 << 30               # in-memory results (the disk cache keeps everything)
+
+
+class Busy(UserError):
+    """The job queue is full."""
+
 QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
 ACTIVE = (QUEUED, RUNNING)
 
@@ -38,6 +54,8 @@ class Job:
     label: str
     fn: JobFn = field(repr=False)
     owners: set = field(default_factory=set)
+    seen: dict = field(default_factory=dict, repr=False)    # owner -> last heartbeat (monotonic)
+    watch: bool = False            # cancelled when no owner has sent a heartbeat for a while
     state: str = QUEUED
     done: int = 0
     total: int = 1
@@ -78,6 +96,11 @@ class Job:
             return None
         return spent * (1.0 - frac) / frac
 
+    def watched(self, now: float, timeout: float) -> bool:
+        """Whether some owner has looked at the job within `timeout` seconds (always, for a job
+        submitted without `watch`)."""
+        return not self.watch or any(now - self.seen.get(o, self.submitted) < timeout for o in self.owners)
+
     def _progress(self, done: int, total: int, message: str) -> None:
         now = time.monotonic()
         if total != self.total or done < self.done or self.stage_started is None:
@@ -88,11 +111,13 @@ class Job:
 class JobRegistry:
     """Process-wide jobs, one worker thread. Thread-safe; never touches a UI."""
 
-    def __init__(self, keep_results: int = 6):
+    def __init__(self, result_bytes: int = RESULT_BYTES, max_active: int = MAX_ACTIVE,
+                 watch_seconds: float = WATCH_SECONDS, keep_record_seconds: float = KEEP_RECORD_SECONDS):
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._results: "OrderedDict[str, Decomposition]" = OrderedDict()
-        self._keep = keep_results
+        self._result_bytes = result_bytes
+        self.max_active, self.watch_seconds, self.keep_record_seconds = max_active, watch_seconds, keep_record_seconds
         self._queue: "queue.Queue[Job | None]" = queue.Queue()
         self._worker: threading.Thread | None = None
         self.runs = 0                   # how many job functions actually ran (for tests)
@@ -100,6 +125,7 @@ class JobRegistry:
     # -- queries -------------------------------------------------------------------------
     def get(self, key: str) -> Job | None:
         with self._lock:
+            self._tidy(time.monotonic())
             return self._jobs.get(key)
 
     def result(self, key: str) -> Decomposition | None:
@@ -111,26 +137,53 @@ class JobRegistry:
             return dec
 
     def remember(self, key: str, dec: Decomposition) -> None:
+        """Keep a result in memory; the least recently used go once the total passes the bound
+        (the disk cache still has them). A result larger than the bound is not kept."""
         with self._lock:
             self._results[key] = dec
             self._results.move_to_end(key)
-            while len(self._results) > self._keep:
+            while self._results and sum(map(result_nbytes, self._results.values())) > self._result_bytes:
                 old, _ = self._results.popitem(last=False)
                 job = self._jobs.get(old)
                 if job is not None and not job.active:
-                    job.result = None       # memory bound: the disk cache still has it
+                    job.result = None
                     del self._jobs[old]
 
-    # -- commands ------------------------------------------------------------------------
-    def submit(self, key: str, fn: JobFn, owner: str, label: str = "") -> Job:
-        """Start (or join) the job for `key`. A finished job with a result is returned as is;
-        a failed or cancelled one is replaced by a fresh job."""
+    def heartbeat(self, key: str, owner: str) -> None:
+        """`owner` is still looking at the job for `key` (the explorer calls this on every run)."""
         with self._lock:
             job = self._jobs.get(key)
-            if job is not None and (job.active or (job.state == DONE and job.result is not None)):
+            if job is not None and owner in job.owners:
+                job.seen[owner] = time.monotonic()
+
+    def _tidy(self, now: float) -> None:
+        """Cancel jobs nobody watches; drop old finished records (lock held)."""
+        for key, job in list(self._jobs.items()):
+            if job.active and not job.cancel.is_set() and not job.watched(now, self.watch_seconds):
+                self._cancel(job, now)
+            elif not job.active and job.finished is not None and now - job.finished > self.keep_record_seconds:
+                del self._jobs[key]
+
+    # -- commands ------------------------------------------------------------------------
+    def submit(self, key: str, fn: JobFn, owner: str, label: str = "", watch: bool = False) -> Job:
+        """Start (or join) the job for `key`. A finished job with a result is returned as is;
+        a failed or cancelled one (or one told to stop) is replaced by a fresh job. With `watch`,
+        the job is cancelled once no owner has called `heartbeat` for watch_seconds. Raises Busy
+        when MAX_ACTIVE jobs are already queued or running."""
+        now = time.monotonic()
+        with self._lock:
+            self._tidy(now)
+            job = self._jobs.get(key)
+            if job is not None and not job.cancel.is_set() and (
+                    job.active or (job.state == DONE and job.result is not None)):
                 job.owners.add(owner)
+                job.seen[owner] = now
                 return job
-            job = Job(key=key, label=label or key, fn=fn, owners={owner})
+            active = sum(1 for j in self._jobs.values() if j.active and not j.cancel.is_set())
+            if active >= self.max_active:
+                raise Busy(f"the explorer is busy ({active} decompositions queued or running); "
+                           "try again when one has finished")
+            job = Job(key=key, label=label or key, fn=fn, owners={owner}, seen={owner: now}, watch=watch)
             self._jobs[key] = job
             self._ensure_worker()
         self._queue.put(job)
@@ -146,10 +199,14 @@ class JobRegistry:
             job.owners.discard(owner)
             if job.owners:
                 return False
-            job.cancel.set()
-            if job.state == QUEUED:
-                job.state, job.message, job.finished = CANCELLED, "cancelled", time.monotonic()
+            self._cancel(job, time.monotonic())
             return True
+
+    @staticmethod
+    def _cancel(job: Job, now: float) -> None:
+        job.cancel.set()
+        if job.state == QUEUED:
+            job.state, job.message, job.finished = CANCELLED, "cancelled", now
 
     # -- worker --------------------------------------------------------------------------
     def _ensure_worker(self) -> None:
@@ -162,17 +219,23 @@ class JobRegistry:
             job = self._queue.get()
             if job is None:
                 return
-            if job.state != QUEUED or job.cancel.is_set():
+            if job.state != QUEUED or job.cancel.is_set() or not job.watched(time.monotonic(), self.watch_seconds):
                 if job.state == QUEUED:
-                    job.state, job.message = CANCELLED, "cancelled"
+                    job.state, job.message, job.finished = CANCELLED, "cancelled", time.monotonic()
                 continue
             self._run(job)
 
     def _run(self, job: Job) -> None:
         job.state, job.started, job.message = RUNNING, time.monotonic(), "starting"
         self.runs += 1
+
+        def progress(done: int, total: int, message: str) -> None:
+            job._progress(done, total, message)
+            if not job.watched(time.monotonic(), self.watch_seconds):
+                job.cancel.set()                # nobody looks any more: stop at the next check
+
         try:
-            dec, hit = job.fn(job._progress, job.cancel)
+            dec, hit = job.fn(progress, job.cancel)
         except Cancelled:
             job.state, job.message = CANCELLED, "cancelled"
         except UserError as exc:
@@ -184,7 +247,7 @@ class JobRegistry:
             job.result, job.cache_hit = dec, hit
             job.done = job.total
             job.state, job.message = DONE, "done"
-            if dec is not None:             # a download job has no decomposition
+            if isinstance(dec, Decomposition):  # a download or study job has none
                 self.remember(job.key, dec)
         finally:
             job.finished = time.monotonic()
@@ -207,6 +270,13 @@ class JobRegistry:
         self._queue.put(None)
         if worker is not None:
             worker.join(timeout=30)
+
+
+def result_nbytes(dec: Decomposition) -> int:
+    """Bytes of a decomposition's tensors (what holding it in memory costs)."""
+    return sum(t.numel() * t.element_size() for t in (dec.z, dec.image, dec.feature, dec.baseline, dec.subsets,
+                                                        dec.minimal, dec.components, dec.residual,
+                                                        dec.player_masks, dec.fit_loss))
 
 
 _REGISTRY: JobRegistry | None = None
@@ -250,14 +320,18 @@ _CACHES_LOCK = threading.Lock()
 
 
 def result_cache():
-    """The ResultCache of the current cache folder (REGIONPRIMS_CACHE or cache/), one per folder."""
-    from regionprims.store.cache import ResultCache, default_cache_dir
+    """The ResultCache of the current cache folder (REGIONPRIMS_CACHE or cache/), one per folder;
+    None when that folder cannot be used (the explorer then runs uncached and says why)."""
+    from regionprims.store.cache import CacheUnavailable, ResultCache, default_cache_dir
     folder = str(default_cache_dir().resolve())
     with _CACHES_LOCK:
-        cache = _CACHES.get(folder)
-        if cache is None:
-            cache = _CACHES[folder] = ResultCache(folder)
-        return cache
+        if folder not in _CACHES:
+            try:
+                _CACHES[folder] = ResultCache(folder)
+            except CacheUnavailable as exc:
+                log.warning("%s; running without a cache", exc)
+                _CACHES[folder] = None
+        return _CACHES[folder]
 
 
 def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) -> Job:
@@ -270,25 +344,24 @@ def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) 
         return decompose(gen, spec, cache=cache, progress=progress, cancel=cancel)
 
     label = f"{spec.model} class {spec.class_id} seed {spec.seed} {spec.layout.name}"
-    return (reg or registry()).submit(key, run, owner, label)
+    return (reg or registry()).submit(key, run, owner, label, watch=True)
 
 
 def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:
     """A finished decomposition for `spec` without computing: from memory, else from the disk
     cache (a damaged entry counts as absent). Returns (decomposition or None, key)."""
-    from regionprims.store.fileformat import from_bytes
-    from regionprims.pipeline import decomposition_key
+    from regionprims.pipeline import checked_decomposition, decomposition_key
     reg = reg or registry()
     key = decomposition_key(spec)
     dec = reg.result(key)
     if dec is not None:
         return dec, key
     cache = result_cache()
-    data = cache.get_bytes(key)
+    data = cache.get_bytes(key) if cache is not None else None
     if data is None:
         return None, key
     try:
-        dec = from_bytes(data)
+        dec = checked_decomposition(data, spec)
     except Exception:   # noqa: BLE001 - unreadable entries are recomputed, never served
         cache.delete(key)
         return None, key

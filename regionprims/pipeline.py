@@ -88,11 +88,15 @@ def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[tor
     return z[0], feature[0], image[0], ctx
 
 
+def baseline_key(spec: DecompositionSpec) -> str:
+    return cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
+                                             spec.settings.baseline_codes]))
+
+
 def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
              report: Reporter | None = None) -> tuple[torch.Tensor, float]:
     """f0 and its stability, cached per model/class/truncation/split/M."""
-    key = cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
-                                             spec.settings.baseline_codes]))
+    key = baseline_key(spec)
 
     def compute():
         return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, spec.settings.baseline_codes, report)
@@ -101,12 +105,33 @@ def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
         return st_save({"f0": v[0].cpu().contiguous(), "stability": torch.tensor([v[1]])})
 
     def decode(b):
-        t = st_load(b)
-        return t["f0"].to(gen.device), float(t["stability"][0])
+        f0, stability = checked_baseline(st_load(b), gen.feature_shape(spec.split))
+        return f0.to(gen.device), stability
 
     if cache is None:
         return compute()
     return cache.get_or_compute(key, compute, encode, decode)[0]
+
+
+def checked_baseline(t: dict[str, torch.Tensor], shape: Sequence[int]) -> tuple[torch.Tensor, float]:
+    """(f0, stability) of a cached baseline entry, refused (ValueError) unless it holds exactly
+    a finite float32 f0 of the split's feature shape and one finite stability number."""
+    f0, stability = t.get("f0"), t.get("stability")
+    if (set(t) != {"f0", "stability"} or f0.dtype != torch.float32 or tuple(f0.shape) != tuple(shape)
+            or stability.shape != (1,) or not torch.isfinite(f0).all() or not torch.isfinite(stability).all()):
+        raise ValueError("damaged baseline entry")
+    return f0, float(stability[0])
+
+
+def checked_decomposition(data: bytes, spec: DecompositionSpec, gen: SplitGenerator | None = None) -> Decomposition:
+    """A cached decomposition, refused (UserError) unless it passes every file check and is the
+    one asked for (same frozen spec; with `gen`, the generator's feature and image shapes)."""
+    dec = from_bytes(data, "cache entry")
+    shapes_ok = gen is None or (tuple(dec.feature.shape) == tuple(gen.feature_shape(spec.split))
+                                and tuple(dec.image.shape) == (3, gen.image_size, gen.image_size))
+    if dec.spec.frozen() != spec.frozen() or not shapes_ok:
+        raise UserError("cache entry does not match its key")
+    return dec
 
 
 def choose_foreground(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None = None) -> Layout:
@@ -131,7 +156,7 @@ def decompose(gen: SplitGenerator, spec: DecompositionSpec, *, cache: ResultCach
     if cache is None:
         return _compute(gen, spec, None, report), False
     return cache.get_or_compute(decomposition_key(spec), lambda: _compute(gen, spec, cache, report),
-                                to_bytes, from_bytes)
+                                to_bytes, lambda data: checked_decomposition(data, spec, gen))
 
 
 def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None, report: Reporter) -> Decomposition:

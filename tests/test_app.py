@@ -201,6 +201,10 @@ def test_two_tabs_share_one_job():
 def test_cancel_stops_the_job():
     at = new_app({"layout": "3x3", "steps": "400", "codes": "4", "seed": "9"})
     at.run()
+    assert at.session_state["current"].job is None          # dearer than the default: waits for a click
+    at.button(key="decompose").click().run()
+    if at.session_state["current"].job is None:            # expected to take long: confirm
+        at.button(key="confirm_start").click().run()
     job = at.session_state["current"].job
     assert job is not None and job.active
     for _ in range(50):                    # wait until it runs (the progress fragment shows)

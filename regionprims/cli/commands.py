@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import time
-from pathlib import Path
+import traceback
 from typing import Sequence
 
 from regionprims.errors import UserError
@@ -16,6 +18,7 @@ DEFAULT_MODEL = "demo"
 MODEL_HELP = ("demo, omniart-eyes, biggan-deep-128/256/512, an installed plug-in's name, a plug-in "
               "module.path:callable or path/to/file.py:callable (docs/plugins.md), or a BigGAN-deep folder "
               "with config.json + pytorch_model.bin (default: demo)")
+MAX_SCALE = 32                 # sample --scale: 512 px x 32 is a 16k-pixel-wide PNG already
 
 
 class StderrProgress:
@@ -50,10 +53,16 @@ def _generator(args):
 
 
 def _cache(args):
+    """The result cache, or None (--no-cache, or a cache folder that cannot be used: then the
+    run goes on uncached with one warning)."""
     if getattr(args, "no_cache", False):
         return None
-    from regionprims.store.cache import ResultCache
-    return ResultCache(args.cache_dir)
+    from regionprims.store.cache import CacheUnavailable, ResultCache
+    try:
+        return ResultCache(args.cache_dir)
+    except CacheUnavailable as exc:
+        print(f"warning: {exc}; running without a cache", file=sys.stderr)
+        return None
 
 
 def cmd_models(args) -> int:
@@ -76,15 +85,23 @@ def _settings(args):
                          lr=args.lr if args.lr is not None else base.lr,
                          lam=args.lam if args.lam is not None else base.lam,
                          mask=args.mask or base.mask,
-                         baseline_codes=args.baseline_codes or base.baseline_codes,
-                         chunk=args.chunk or base.chunk, memory_mb=args.memory_mb or base.memory_mb)
+                         baseline_codes=_given(args.baseline_codes, base.baseline_codes),
+                         chunk=_given(args.chunk, base.chunk), memory_mb=_given(args.memory_mb, base.memory_mb))
+
+
+def _given(value, default):
+    """A flag's value when given (0 included: it is checked, not replaced), else the default."""
+    return default if value is None else value
 
 
 def cmd_decompose(args) -> int:
     from regionprims.store.fileformat import save_decomposition
     from regionprims.pipeline import decompose, make_spec, report_json
     from regionprims.method.regions import parse_players
+    from regionprims.store.atomic import check_out
     start = time.perf_counter()
+    if args.out:
+        check_out(args.out, ".safetensors")     # before minutes of work, not after
     players = parse_players(args.players) if args.players else None
     gen = _generator(args)
     spec = make_spec(gen, args.class_, args.seed, truncation=args.truncation, split=args.split,
@@ -148,16 +165,18 @@ def cmd_sample(args) -> int:
     from PIL import Image
 
     from regionprims.pipeline import sample_image
+    from regionprims.store.atomic import check_out, write_atomic
+    if not 1 <= args.scale <= MAX_SCALE:
+        raise UserError(f"--scale must be between 1 and {MAX_SCALE}, got {args.scale}")
+    out = check_out(args.out, ".png")
     gen = _generator(args)
     rgb = sample_image(gen, args.class_, args.seed, args.truncation)
     img = Image.fromarray(rgb)
     if args.scale > 1:
         img = img.resize((img.width * args.scale, img.height * args.scale), Image.Resampling.NEAREST)
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise UserError(f"--out must end in .png, got '{args.out}'")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    img.save(out)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    write_atomic(out, buf.getvalue())
     print(str(out))
     return 0
 
@@ -213,7 +232,7 @@ def cmd_transfer(args) -> int:
 
 def cmd_cache(args) -> int:
     from regionprims.store.cache import ResultCache
-    cache = ResultCache(args.cache_dir)
+    cache = ResultCache(args.cache_dir)         # an unusable folder: one error line
     if args.action == "clear":
         print(f"removed {cache.clear()} entries from {cache.directory}")
     else:
@@ -255,6 +274,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error (no usage block) for user mistakes."""
 
     def error(self, message: str):
+        if len(message) > 300:                   # e.g. "invalid int value: '<5000 digits>'"
+            message = message[:200] + f"... ({len(message)} characters)"
         self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
@@ -315,19 +336,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Cancelled:
-        print("error: cancelled", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:                    # e.g. `regionprims ... | head`: the reader left
-        import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except BaseException as exc:               # noqa: BLE001 - every failure is one line
+        code, line = describe_failure(exc)
+        print(f"error: {line}", file=sys.stderr)
+        if code == 1 and os.environ.get("REGIONPRIMS_DEBUG"):
+            traceback.print_exc()
+        return code
+
+
+def describe_failure(exc: BaseException) -> tuple[int, str]:
+    """(exit code, one line) for any exception that reaches the top: 2 for a user's mistake or a
+    problem with a file or folder, 130 for a cancel, 1 with a request for a bug report for the rest."""
+    import sqlite3
+    if isinstance(exc, UserError):
+        return 2, str(exc)
+    if isinstance(exc, (Cancelled, KeyboardInterrupt)):
+        return 130, "cancelled" if isinstance(exc, Cancelled) else "interrupted"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        return 2, f"{exc.strerror or exc}{where}"[:500]
+    if isinstance(exc, MemoryError):
+        return 2, "out of memory; try smaller settings (fewer players, --memory-mb, --scale)"
+    if isinstance(exc, sqlite3.Error):
+        return 2, f"database error ({exc}); a damaged file in a cache or work folder?"[:500]
+    if isinstance(exc, SystemExit):
+        return int(exc.code) if isinstance(exc.code, int) else 1, str(exc.code or "exit")
+    return 1, (f"internal error ({type(exc).__name__}: {str(exc)[:300]}); this is a bug in regionprims, "
+               "please report it with the command you ran (REGIONPRIMS_DEBUG=1 prints the traceback)")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ import argparse
 from pathlib import Path
 
 from regionprims.errors import UserError
-from regionprims.store.fileformat import write_atomic
+from regionprims.store.atomic import check_out, write_atomic
+from regionprims.validation import short
 
+WEIGHT_LIMIT = 100.0            # |component weight| and |residual weight|: far past any useful mix, and
+                                # small enough that a weighted sum of features stays finite
 FORMATS = {"png": ".png", "svg": ".svg", "pdf": ".pdf", "pptx": ".pptx", "gif": ".gif",
            "safetensors": ".safetensors"}
 
@@ -50,12 +53,13 @@ def parse_weights(text: str | None, n: int):
     items = parse_row_weights(text, n, star=True)
     for item in items:
         if item.problem == "syntax":
-            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got '{item.text.strip()}'")
+            raise UserError(f"--weights must be 'ROW:W,ROW:W' (e.g. '3:0,5:0.5'), got {short(item.text.strip())}")
         if item.problem == "row":
             raise UserError(f"--weights: row must be '*' or a subset row between 1 and {k - 1} "
-                            f"(this file has {n} players), got '{item.row}'")
-        if item.problem == "value":
-            raise UserError(f"--weights: weight of row {item.row or '*'} must be a finite number")
+                            f"(this file has {n} players), got {short(item.row)}")
+        if item.problem == "value" or not -WEIGHT_LIMIT <= item.value <= WEIGHT_LIMIT:
+            raise UserError(f"--weights: weight of row {item.row or '*'} must be a number in "
+                            f"[-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {short(item.value_text)}")
     w = torch.ones(k)
     for item in items:
         if item.row is None:
@@ -104,10 +108,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from regionprims import export
     from regionprims.store.fileformat import load_decomposition
     fmt = _format(args)
+    if not -WEIGHT_LIMIT <= args.residual <= WEIGHT_LIMIT:
+        raise UserError(f"--residual must be in [-{WEIGHT_LIMIT:g}, {WEIGHT_LIMIT:g}], got {args.residual:g}")
+    if args.out:
+        check_out(args.out)
     dec = load_decomposition(args.file)
-    out = Path(args.out) if args.out else Path(export.suggested_filename(dec, FORMATS[fmt]))
-    if out.is_dir():
-        raise UserError(f"--out '{out}' is a folder; give a file name")
+    out = Path(args.out) if args.out else check_out(export.suggested_filename(dec, FORMATS[fmt]))
     if fmt == "safetensors":
         data = export.decomposition_bytes(dec)
     else:

@@ -93,7 +93,9 @@ class ViewState:
         return replace(self, residual=float(min(R_MAX, max(R_MIN, value))))
 
 
-_WEIGHT_ITEM = re.compile(r"\s*(\d+|\*)\s*:\s*([-+0-9.eE]+)\s*")
+# rows of at most 30 digits (int() refuses texts past 4300 digits; no row is that large), values
+# of at most 40 characters: anything longer is a syntax problem, not a traceback
+_WEIGHT_ITEM = re.compile(r"\s*(\d{1,30}|\*)\s*:\s*([-+0-9.eE]{1,40})\s*")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from regionprims.errors import UserError
+from regionprims.validation import int_text, short
 
 MAX_PLAYERS = 12          # 2**12 subsets; more is refused unless forced
 PAPER_GRID = (6, 6)       # the paper's 36 patches
@@ -44,10 +45,10 @@ def parse_layout(spec: str, players: Sequence[int] | None = None, *, force: bool
     else:
         m = re.fullmatch(r"(\d{1,2})x(\d{1,2})", text)
         if not m:
-            raise UserError(f"unknown layout '{spec}': use 3x3, paper, or RxC such as 4x4")
+            raise UserError(f"unknown layout {short(str(spec))}: use 3x3, paper, or RxC such as 4x4")
         rows, cols = int(m.group(1)), int(m.group(2))
         if not (1 <= rows <= 16 and 1 <= cols <= 16):
-            raise UserError(f"layout '{spec}': rows and columns must be between 1 and 16")
+            raise UserError(f"layout {short(str(spec))}: rows and columns must be between 1 and 16")
     if players is None:
         chosen: tuple[int, ...] = () if text == "paper" else tuple(range(rows * cols))
     else:
@@ -73,9 +74,9 @@ def check_player_count(n: int, *, force: bool = False) -> None:
 def parse_players(text: str) -> tuple[int, ...]:
     """'0,5,7' -> (0, 5, 7); raises UserError on anything else."""
     try:
-        return tuple(int(t) for t in text.replace(" ", "").split(",") if t != "")
+        return tuple(int_text(t) for t in text.replace(" ", "").split(",") if t != "")
     except ValueError:
-        raise UserError(f"--players must be comma-separated patch indices, got '{text}'") from None
+        raise UserError(f"--players must be comma-separated patch indices, got {short(text)}") from None
 
 
 def grid_edges(size: int, parts: int) -> list[int]:

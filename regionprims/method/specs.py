@@ -49,10 +49,10 @@ class OptimSettings:
         from regionprims.errors import UserError
         if not 1 <= self.steps <= 100_000:
             raise UserError(f"steps must be between 1 and 100000, got {self.steps}")
-        if not self.lr > 0:
-            raise UserError(f"learning rate must be positive, got {self.lr}")
-        if not self.lam >= 0:
-            raise UserError(f"lambda must be >= 0, got {self.lam}")
+        if not 0 < self.lr <= 1e3:
+            raise UserError(f"learning rate must be in (0, 1000], got {self.lr}")
+        if not 0 <= self.lam <= 1e3:
+            raise UserError(f"lambda must be in [0, 1000], got {self.lam}")
         if self.init not in ("singletons", "receptive", "full"):
             raise UserError(f"init must be 'singletons', 'receptive' or 'full', got {self.init!r}")
         if not 0 <= self.warm_steps <= 100_000:

@@ -15,9 +15,10 @@ from importlib import resources
 from typing import Sequence
 
 from regionprims.errors import UserError
-from regionprims.validation import validate_class_index
+from regionprims.validation import MAX_DIGITS, short, validate_class_index
 
 _DATA = "imagenet_classes.json"
+MAX_NAME = 200                 # characters of a class name query
 
 
 @lru_cache(maxsize=None)
@@ -72,17 +73,21 @@ def resolve_class(text: str | int, class_names: Sequence[str],
     if n == 0:
         raise UserError("this model has no classes")
     if isinstance(text, bool):
-        raise UserError(f"class must be an index 0..{n - 1} or a name, got {text!r}")
+        raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}")
     if not isinstance(text, str):
         try:
             return validate_class_index(operator.index(text), n)
         except TypeError:
-            raise UserError(f"class must be an index 0..{n - 1} or a name, got {text!r}") from None
+            raise UserError(f"class must be an index 0..{n - 1} or a name, got {short(text)}") from None
     raw = text.strip()
     if not raw:
         raise UserError(f"class is empty: give an index 0..{n - 1} or a name")
     if re.fullmatch(r"[+-]?\d+", raw):
+        if len(raw.lstrip("+-")) > MAX_DIGITS:
+            raise UserError(f"class index {short(raw)} is out of range 0..{n - 1}")
         return validate_class_index(int(raw), n)
+    if len(raw) > MAX_NAME:
+        raise UserError(f"class name {short(raw)} is too long (at most {MAX_NAME} characters)")
     if synonyms is None and n == 1000 and (class_names is imagenet_class_names()
                                           or tuple(class_names) == imagenet_class_names()):
         synonyms = imagenet_synonyms()
@@ -98,7 +103,7 @@ def _by_name(raw: str, texts: list[list[str]], class_names: Sequence[str]) -> in
     if len(exact) == 1:
         return exact[0]
     if exact:
-        raise UserError(f"class {raw!r} is ambiguous: {_candidates(exact, class_names)}; use the index")
+        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(exact, class_names)}; use the index")
     sub = [i for i in range(n) if any(q in t for t in texts[i])]
     if len(sub) == 1:
         return sub[0]
@@ -107,9 +112,9 @@ def _by_name(raw: str, texts: list[list[str]], class_names: Sequence[str]) -> in
         whole = [i for i in sub if any(word.search(t) for t in texts[i])]
         if len(whole) == 1:
             return whole[0]
-        raise UserError(f"class {raw!r} is ambiguous: {_candidates(whole or sub, class_names)}; "
+        raise UserError(f"class {short(raw)} is ambiguous: {_candidates(whole or sub, class_names)}; "
                         "use the index or a longer name")
-    raise UserError(f"unknown class {raw!r}{_suggestion(q, texts, class_names)}")
+    raise UserError(f"unknown class {short(raw)}{_suggestion(q, texts, class_names)}")
 
 
 def _suggestion(q: str, texts: list[list[str]], class_names: Sequence[str]) -> str:

@@ -1,4 +1,4 @@
-"""Persistence: the result cache (diskcache, keyed by a frozen spec) and the decomposition
+"""Persistence: the result cache (plain checksummed files, keyed by a frozen spec) and the decomposition
 file format (one safetensors file, DESIGN §5).
 
 May import `method` and the core modules (`errors`, `validation`); never the orchestration,

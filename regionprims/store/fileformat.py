@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,8 +18,9 @@ from safetensors.torch import save as st_save
 from regionprims import __version__
 from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
-from regionprims.method.regions import Layout
-from regionprims.method.specs import DecompositionSpec, OptimSettings
+from regionprims.method.specs import DecompositionSpec
+from regionprims.store.atomic import write_atomic
+from regionprims.store.filecheck import check_metadata, check_tensors, meta_layout, meta_settings, parse_json
 
 FORMAT = "regionprims-decomposition"
 FORMAT_VERSION = 1
@@ -67,68 +66,58 @@ def to_bytes(dec: Decomposition) -> bytes:
     return st_save(tensors, metadata={"regionprims": json.dumps(meta)})
 
 
-def write_atomic(path: str | Path, data: bytes) -> Path:
-    """Temp file in the same folder, then rename: the file is either complete or untouched,
-    so a crash or a cancel never leaves a half-written result."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_decomposition(dec: Decomposition, path: str | Path) -> Path:
     return write_atomic(path, to_bytes(dec))
 
 
+MAX_HEADER = 16 * 2 ** 20     # bytes of safetensors header JSON (ours are a few kB)
+
+
 def _header(data: bytes, where: str) -> dict:
+    """The checked `regionprims` metadata of a file's bytes (the header only)."""
     if len(data) < 8:
         raise UserError(f"{where} is not a decomposition file (too short)")
     n = int.from_bytes(data[:8], "little")
-    if n <= 0 or 8 + n > len(data):
+    if n <= 0 or 8 + n > len(data) or n > MAX_HEADER:
         raise UserError(f"{where} is not a safetensors decomposition file (bad or truncated header)")
     try:
-        header = json.loads(data[8:8 + n])
-    except ValueError:
+        text = data[8:8 + n].decode("utf-8")
+    except UnicodeDecodeError:
         raise UserError(f"{where} is not a safetensors decomposition file (unreadable header)") from None
-    meta = (header.get("__metadata__") or {}).get("regionprims")
-    if meta is None:
-        raise UserError(f"{where} is a safetensors file but not a regionprims decomposition (no 'regionprims' metadata)")
-    try:
-        meta = json.loads(meta)
-    except ValueError:
-        raise UserError(f"{where}: the 'regionprims' metadata is not valid JSON") from None
-    if meta.get("format") != FORMAT:
-        raise UserError(f"{where} is not a regionprims decomposition (format {meta.get('format')!r})")
+    header = parse_json(text, where, "header")
+    extra = header.get("__metadata__") if isinstance(header, dict) else None
+    meta = extra.get("regionprims") if isinstance(extra, dict) else None
+    if not isinstance(meta, str):
+        raise UserError(f"{where} is not a regionprims decomposition (no 'regionprims' metadata)")
+    meta = parse_json(meta, where, "'regionprims' metadata")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        fmt = meta.get("format") if isinstance(meta, dict) else None
+        raise UserError(f"{where} is not a regionprims decomposition (format {str(fmt)[:40]!r})")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{where} has format version {meta.get('format_version')}; this regionprims reads {FORMAT_VERSION}")
-    return meta
+        raise UserError(f"{where} has format version {str(meta.get('format_version'))[:20]}; "
+                        f"this regionprims reads {FORMAT_VERSION}")
+    return check_metadata(meta, where)
 
 
 def from_bytes(data: bytes, where: str = "the file") -> Decomposition:
+    """A Decomposition from file bytes, every field and tensor checked (store.filecheck)."""
     meta = _header(data, where)
     try:
         tensors = st_load(data)
     except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise UserError(f"{where} is truncated or damaged ({exc})") from None
-    missing = [k for k in REQUIRED + EXTRA if k not in tensors]
-    if missing:
-        raise UserError(f"{where} lacks tensor(s) {', '.join(missing)}")
-    if _digest({k: tensors[k] for k in REQUIRED + EXTRA}) != meta.get("sha256"):
+        raise UserError(f"{where} is truncated or damaged ({str(exc)[:200]})") from None
+    names = set(REQUIRED + EXTRA)
+    if set(tensors) != names:
+        wrong = sorted(names ^ set(tensors))
+        raise UserError(f"{where} lacks or has unexpected tensor(s) {', '.join(wrong[:5])}")
+    if _digest(tensors) != meta["sha256"]:
         raise UserError(f"{where} was modified after it was written (checksum mismatch)")
-    k, n = tensors["subsets"].shape
-    if k != 2 ** n or tensors["minimal"].shape[0] != k or tensors["components"].shape[0] != k:
-        raise UserError(f"{where} has inconsistent shapes")
+    layout = meta_layout(meta, where)
+    check_tensors(tensors, layout, where)
     spec = DecompositionSpec(model=meta["model"], model_identity=meta["model_identity"], class_id=meta["class_id"],
-                             seed=meta["seed"], truncation=meta["truncation"], split=meta["split"],
-                             layout=Layout(**{**meta["layout"], "players": tuple(meta["layout"]["players"])}),
-                             settings=OptimSettings(**meta["settings"]), rank_by=meta.get("rank_by", "norm"))
+                             seed=meta["seed"], truncation=float(meta["truncation"]), split=meta["split"],
+                             layout=layout, settings=meta_settings(meta, where),
+                             rank_by=meta.get("rank_by", "norm"))
     return Decomposition(spec=spec, z=tensors["z"], image=tensors["image"], feature=tensors["feature"],
                          baseline=tensors["baseline"], subsets=tensors["subsets"], minimal=tensors["minimal"],
                          components=tensors["components"], residual=tensors["residual"],
@@ -136,20 +125,32 @@ def from_bytes(data: bytes, where: str = "the file") -> Decomposition:
                          ranking=tensors["ranking"].tolist(), metrics=meta.get("metrics", {}), info=meta.get("info", {}))
 
 
-def load_decomposition(path: str | Path) -> Decomposition:
-    path = Path(path)
+def _check_path(path: Path) -> None:
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a decomposition file")
     if not path.is_file():
         raise UserError(f"no such file: {path}")
-    return from_bytes(path.read_bytes(), where=str(path))
+
+
+def load_decomposition(path: str | Path) -> Decomposition:
+    path = Path(path)
+    _check_path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return from_bytes(data, where=str(path))
 
 
 def read_metadata(path: str | Path) -> dict:
     """The JSON metadata of a file, checked for format but without reading the tensors."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no such file: {path}")
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else 0
-        data = head + fh.read(min(n, 100_000_000))
+    _check_path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            n = int.from_bytes(head, "little") if len(head) == 8 else 0
+            data = head + fh.read(min(n, MAX_HEADER))
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     return _header(data, str(path))

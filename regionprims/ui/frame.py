@@ -47,7 +47,7 @@ def _url_warnings() -> None:
     errors = st.session_state.get(state.URL_ERRORS)
     if not errors:
         return
-    st.warning("The link had values that could not be used; their defaults were used instead:\n\n"
+    st.warning("The link had values that could not be used as given; they were changed:\n\n"
                + "\n".join(f"- {e}" for e in errors), icon=":material/link_off:")
     if st.button("Dismiss", key="dismiss_url_errors"):
         st.session_state[state.URL_ERRORS] = []

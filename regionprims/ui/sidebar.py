@@ -13,6 +13,7 @@ from regionprims.pipeline import MAX_SEED, decomposition_key
 from regionprims.models.registry import class_names, model_defaults
 from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
+from regionprims.ui.urlstate import CODES_RANGE, STEPS_RANGE, TRUNC_RANGE
 
 POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def choose() -> None:
     c1.number_input("Seed", min_value=0, max_value=MAX_SEED, step=1, key=state.SEED)
     c2.button("", icon=":material/casino:", on_click=_dice, help="A random seed", key="dice")
     t_def, s_def, splits = model_defaults(ss[state.MODEL])
-    st.slider("Truncation", 0.02, 1.0, step=0.02, key=state.TRUNC,
+    st.slider("Truncation", *TRUNC_RANGE, step=0.02, key=state.TRUNC,
               help=f"Scales the latent code (default {t_def:g} for this model).")
     if ss.get(state.SPLIT) not in splits:
         ss[state.SPLIT] = s_def
@@ -78,9 +79,9 @@ def choose() -> None:
                  help="RxC: a grid whose cells are the players (click patches on the Explore page to "
                       "change them). paper: a 6x6 grid with 9 foreground players.")
     with st.expander("Optimisation settings"):
-        st.number_input("Steps per subset (most)", 1, 2000, step=5, key=state.STEPS,
+        st.number_input("Steps per subset (most)", *STEPS_RANGE, step=5, key=state.STEPS,
                         help="Adam steps for each minimal feature u(S); stops earlier at convergence.")
-        st.number_input("Baseline codes M", 1, 4096, step=8, key=state.CODES,
+        st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
                         help="Latent codes averaged for the baseline feature f0.")
 
 
@@ -101,12 +102,36 @@ def build_current() -> Current:
     cur.key = decomposition_key(cur.spec)
     state.adopt_view(cur.key)
     cur.dec, _ = jobs.lookup(cur.spec)
+    jobs.registry().heartbeat(cur.key, state.owner())       # this tab still looks at its job
     cur.job = jobs.registry().get(cur.key)
     return cur
 
 
 def _start(cur: Current) -> None:
-    jobs.submit_decomposition(cur.gen, cur.spec, state.owner())
+    try:
+        jobs.submit_decomposition(cur.gen, cur.spec, state.owner())
+        st.session_state.pop(state.BUSY, None)
+    except jobs.Busy as exc:
+        st.session_state[state.BUSY] = str(exc)
+
+
+def _url_may_start(cur: Current) -> tuple[bool, str]:
+    """A shared link starts its decomposition by itself only when it costs no more than the
+    default one (3x3, default settings, default split) of the same model and image; anything
+    dearer waits for a click. Returns (may start, what it costs against the default)."""
+    from regionprims.method.specs import OptimSettings
+    from regionprims.pipeline import make_spec
+    est = _estimate(cur)
+    try:
+        default = make_spec(cur.gen, cur.spec.class_id, cur.spec.seed, truncation=cur.spec.truncation,
+                            layout="3x3", settings=OptimSettings())
+    except UserError:
+        return False, ""
+    base = _estimate(Current(app=cur.app, gen=cur.gen, spec=default))
+    if est is None or base is None:
+        return False, ""
+    cost = f" (expected {est.text()}; the default one: {base.text()})"
+    return not est.needs_confirmation and est.seconds <= 1.05 * base.seconds, cost
 
 
 def _cancel(key: str) -> None:
@@ -132,6 +157,13 @@ def job_panel(cur: Current) -> None:
     if job is not None and job.active:
         _progress_fragment(cur.key)
         return
+    ss = st.session_state
+    if ss.get(state.BUSY):
+        st.warning(ss[state.BUSY], icon=":material/hourglass_disabled:")
+    waits = ss.get(state.URL_WAITS)
+    if waits is not None and waits[0] == cur.key:
+        st.info(f"This link asks for a decomposition that costs more than the default one{waits[1]}; it "
+                "starts when you press **Decompose**.", icon=":material/touch_app:")
     if job is not None and job.state == jobs.ERROR:
         st.error(job.error)
     elif job is not None and job.state == jobs.CANCELLED:
@@ -186,6 +218,7 @@ def _unconfirm() -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _progress_fragment(key: str) -> None:
+    jobs.registry().heartbeat(key, state.owner())
     job = jobs.registry().get(key)
     if job is None or not job.active:
         st.rerun()                      # finished: show the result on the whole page
@@ -205,12 +238,18 @@ def render() -> Current:
         ss = st.session_state
         if (ss.get(state.FROM_URL) and not ss.get(state.AUTO_STARTED) and cur.dec is None
                 and cur.error is None and (cur.job is None or not cur.job.active)):
-            ss[state.AUTO_STARTED] = True       # a shared link: compute what it shows
-            _start(cur)
-            cur.job = jobs.registry().get(cur.key)
+            ss[state.AUTO_STARTED] = True       # a shared link: compute what it shows, if cheap
+            may_start, cost = _url_may_start(cur)
+            if may_start:
+                _start(cur)
+                cur.job = jobs.registry().get(cur.key)
+            else:
+                ss[state.URL_WAITS] = (cur.key, cost)
         st.divider()
         job_panel(cur)
         if cur.gen is not None:
-            st.caption(f"Device: {cur.gen.device} · cache: {jobs.result_cache().directory}")
+            cache = jobs.result_cache()
+            where = cache.directory if cache is not None else "none (the cache folder is not usable; see the log)"
+            st.caption(f"Device: {cur.gen.device} · cache: {where}")
     state.set_current(cur)
     return cur

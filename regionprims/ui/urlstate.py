@@ -17,7 +17,13 @@ from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState, pars
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import class_names, model_defaults, model_names
-from regionprims.validation import MAX_SEED
+from regionprims.validation import MAX_DIGITS, MAX_SEED, short
+
+# the sidebar widgets' ranges: a URL value outside them is clamped into them (with a message)
+TRUNC_RANGE = (0.02, 1.0)
+STEPS_RANGE = (1, 2000)
+CODES_RANGE = (1, 4096)
+MAX_MESSAGES = 6               # more problems than this are summed up in one line
 
 @dataclass(frozen=True)
 class AppState:
@@ -79,9 +85,12 @@ def _decode_rows(text: str, n: int, name: str, errors: list[str]) -> frozenset:
         else:
             neg = text.startswith("x")
             body = text[1:] if neg else text
-            rows = {int(t) for t in body.split(",") if t.strip() != ""}
+            parts = [t for t in body.split(",") if t.strip() != ""]
+            if len(parts) > 2 ** n or any(len(t.strip()) > MAX_DIGITS for t in parts):
+                raise ValueError("too many or too long")
+            rows = {int(t) for t in parts}
     except (ValueError, binascii.Error):
-        errors.append(f"{name}='{text}' is not a list of component rows; ignored")
+        errors.append(f"{name}={short(text, 24)} is not a list of component rows; ignored")
         return frozenset()
     bad = sorted(rows - rows_all)
     if bad:
@@ -136,27 +145,41 @@ def _one(params: Mapping, key: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _shown(text: str) -> str:
+    """A number as typed, cut short when it is long (a 4300-digit seed)."""
+    t = text.strip()
+    return t if len(t) <= 24 else f"{t[:12]}...({len(t)} digits)"
+
+
+def _clamped(v: float, name: str, text: str, lo: float, hi: float, errors: list[str]) -> float:
+    if lo <= v <= hi:
+        return v
+    c = lo if v < lo else hi
+    errors.append(f"{name}={_shown(text)} is outside [{_fmt_num(lo)}, {_fmt_num(hi)}]; using {_fmt_num(c)}")
+    return c
+
+
 def _number(text: str, name: str, lo: float, hi: float, errors: list[str]) -> float | None:
+    """A finite number clamped into [lo, hi]; None (the default) when it is not a number."""
     try:
         v = float(text)
-    except ValueError:
-        errors.append(f"{name}='{text}' is not a number; using the default")
+    except (ValueError, OverflowError):
+        errors.append(f"{name}={short(text, 24)} is not a number; using the default")
         return None
-    if not math.isfinite(v) or not lo <= v <= hi:
-        errors.append(f"{name}={text} is outside [{_fmt_num(lo)}, {_fmt_num(hi)}]; using the default")
+    if not math.isfinite(v):
+        errors.append(f"{name}={_shown(text)} is outside [{_fmt_num(lo)}, {_fmt_num(hi)}]; using the default")
         return None
-    return v
+    return _clamped(v, name, text, lo, hi, errors)
 
 
 def _integer(text: str, name: str, lo: int, hi: int, errors: list[str]) -> int | None:
+    """A whole number clamped into lo..hi (a 4300-digit one too); None when it is not one."""
     if not re.fullmatch(r"\s*\d+\s*", text):
-        errors.append(f"{name}='{text}' is not a whole number; using the default")
+        errors.append(f"{name}={short(text, 24)} is not a whole number; using the default")
         return None
-    v = int(text)
-    if not lo <= v <= hi:
-        errors.append(f"{name}={v} is outside {lo}..{hi}; using the default")
-        return None
-    return v
+    digits = text.strip().lstrip("0") or "0"
+    v = hi + 1 if len(digits) > MAX_DIGITS else int(digits)
+    return int(_clamped(v, name, text, lo, hi, errors))
 
 
 def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
@@ -164,9 +187,10 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     value gives one message and its default."""
     errors: list[str] = []
     kw: dict = {}
-    for key in params:
-        if key not in PARAMS and key not in _IGNORED:
-            errors.append(f"unknown parameter '{key}' ignored")
+    unknown = [key for key in params if key not in PARAMS and key not in _IGNORED]
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        errors.append(f"unknown parameter {short(str(unknown[0]), 24)} ignored{more}")
 
     model = _one(params, "model")
     if model is not None:
@@ -174,7 +198,7 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         if key in model_names():            # only listed models: a URL never names code to import
             kw["model"] = key
         else:
-            errors.append(f"model='{model}' is unknown (known: {', '.join(model_names())}); using demo")
+            errors.append(f"model={short(model, 24)} is unknown (known: {', '.join(model_names())}); using demo")
     mdl = kw.get("model", "demo")
     names = class_names(mdl)
     t_def, s_def, splits = model_defaults(mdl)
@@ -192,17 +216,15 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
             kw["seed"] = v
     trunc = _one(params, "trunc")
     if trunc is not None:
-        v = _number(trunc, "trunc", 0.0, 1.0, errors)
-        if v is not None and v == 0.0:
-            errors.append("trunc=0 is outside (0, 1]; using the default")
-        elif v is not None:
+        v = _number(trunc, "trunc", *TRUNC_RANGE, errors)
+        if v is not None:
             kw["truncation"] = v
     split = _one(params, "split")
     if split is not None:
         if split in splits:
             kw["split"] = split
         else:
-            errors.append(f"split='{split}' is not a split point of {mdl} ({', '.join(splits)}); using {s_def}")
+            errors.append(f"split={short(split, 24)} is not a split point of {mdl}; using {s_def}")
     layout = _one(params, "layout")
     if layout is not None:
         try:
@@ -225,12 +247,12 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
             kw.pop("layout", None)
     steps = _one(params, "steps")
     if steps is not None:
-        v = _integer(steps, "steps", 1, 100_000, errors)
+        v = _integer(steps, "steps", *STEPS_RANGE, errors)
         if v is not None:
             kw["steps"] = v
     codes = _one(params, "codes")
     if codes is not None:
-        v = _integer(codes, "codes", 1, 4096, errors)
+        v = _integer(codes, "codes", *CODES_RANGE, errors)
         if v is not None:
             kw["codes"] = v
 
@@ -238,18 +260,7 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     view = ViewState()
     w = _one(params, "w")
     if w is not None:
-        weights: dict[int, float] = {}
-        for item in parse_row_weights(w, n):
-            if item.problem == "syntax":
-                errors.append(f"w: '{item.text}' is not row:weight; ignored")
-                continue
-            if item.problem == "row":
-                errors.append(f"w: component row {item.row} is outside 1..{2 ** n - 1} for {n} players; ignored")
-                continue
-            val = _number(item.value_text, f"w[{item.row}]", W_MIN, W_MAX, errors)
-            if val is not None and val != 1.0:
-                weights[item.row] = val
-        view = replace(view, weights=weights)
+        view = replace(view, weights=_decode_weights(w, n, errors))
     for name in ("off", "solo"):
         text = _one(params, name)
         if text is not None and text.strip():
@@ -263,4 +274,26 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         kw.pop("truncation")
     if "split" in kw and kw["split"] == s_def:
         kw.pop("split")
+    if len(errors) > MAX_MESSAGES:
+        errors = errors[:MAX_MESSAGES - 1] + [f"... and {len(errors) - MAX_MESSAGES + 1} more problems"]
     return AppState(**kw, view=view), errors
+
+
+def _decode_weights(text: str, n: int, errors: list[str]) -> dict[int, float]:
+    """'row:weight,...' (mixer.parse_row_weights) -> {row: weight}, weights clamped to the
+    slider's range; bad items are dropped and summed up in one message."""
+    weights: dict[int, float] = {}
+    bad: list[str] = []
+    for item in parse_row_weights(text, n):
+        if item.problem == "syntax":
+            bad.append(f"w: {short(item.text, 24)} is not row:weight")
+        elif item.problem == "row":
+            bad.append(f"w: component row {short(item.row, 24)} is outside 1..{2 ** n - 1} for {n} players")
+        else:
+            val = _number(item.value_text, f"w[{item.row}]", W_MIN, W_MAX, errors)
+            if val is not None and val != 1.0:
+                weights[item.row] = val
+    if bad:
+        more = f" (and {len(bad) - 1} more bad items)" if len(bad) > 1 else ""
+        errors.append(f"{bad[0]}; ignored{more}")
+    return weights

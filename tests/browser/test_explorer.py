@@ -145,8 +145,15 @@ def test_every_page_on_the_default_image(page: Page, app_url: str):
 
 
 def test_progress_time_left_and_cancel(page: Page, app_url: str):
-    page.goto(f"{app_url}/?layout=3x3&steps=400&codes=4&seed=11")      # a slow job, started by the link
-    bar = page.get_by_test_id("stProgress")
+    page.goto(f"{app_url}/?layout=3x3&steps=400&codes=4&seed=11")      # a slow job: the link waits for a click
+    expect(page.get_by_text("costs more than the default one")).to_be_visible(timeout=60_000)
+    idle(page)
+    page.get_by_role("button", name=re.compile(r"Decompose \(512 subsets\)")).click()
+    bar, start = page.get_by_test_id("stProgress"), page.get_by_role("button", name="Start")
+    expect(bar.or_(start)).to_be_visible(timeout=60_000)
+    idle(page)
+    if start.count():                                                     # expected to be long: confirm
+        start.click()
     expect(bar).to_be_visible(timeout=60_000)
     expect(bar).to_contain_text("left", timeout=60_000)                    # the estimate of time left
     expect(page.get_by_role("heading", name="face · seed 11")).to_be_visible()   # the page stays usable
