@@ -279,38 +279,36 @@ def result_nbytes(dec: Decomposition) -> int:
                                                         dec.player_masks, dec.fit_loss))
 
 
-_REGISTRY: JobRegistry | None = None
-_STUDIES: JobRegistry | None = None
+_REGISTRIES: dict[str, JobRegistry] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-def registry() -> JobRegistry:
-    """The process-wide registry (created on first use)."""
-    global _REGISTRY
+def _named_registry(name: str) -> JobRegistry:
+    """The process-wide registry called `name`, created on first use; each has its own worker."""
     with _REGISTRY_LOCK:
-        if _REGISTRY is None:
-            _REGISTRY = JobRegistry()
-        return _REGISTRY
+        if name not in _REGISTRIES:
+            _REGISTRIES[name] = JobRegistry()
+        return _REGISTRIES[name]
+
+
+def registry() -> JobRegistry:
+    """The process-wide registry of decompositions and downloads."""
+    return _named_registry("decompositions")
 
 
 def study_registry() -> JobRegistry:
     """The process-wide registry of studies: its own worker thread, so that a study (whose work
     runs in Ray's processes) never holds up a single decomposition."""
-    global _STUDIES
-    with _REGISTRY_LOCK:
-        if _STUDIES is None:
-            _STUDIES = JobRegistry()
-        return _STUDIES
+    return _named_registry("studies")
 
 
 def reset_registry() -> None:
     """Stop the workers and forget every job and result (tests)."""
-    global _REGISTRY, _STUDIES
     with _REGISTRY_LOCK:
-        olds, _REGISTRY, _STUDIES = (_REGISTRY, _STUDIES), None, None
+        olds = list(_REGISTRIES.values())
+        _REGISTRIES.clear()
     for old in olds:
-        if old is not None:
-            old.shutdown()
+        old.shutdown()
 
 
 # -- decompositions --------------------------------------------------------------------------
