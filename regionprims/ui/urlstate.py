@@ -186,23 +186,47 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     """AppState from query parameters (str or list of str values). Never raises: each malformed
     value gives one message and its default."""
     errors: list[str] = []
-    kw: dict = {}
     unknown = [key for key in params if key not in PARAMS and key not in _IGNORED]
     if unknown:
         more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
         errors.append(f"unknown parameter {short(str(unknown[0]), 24)} ignored{more}")
-
-    model = _one(params, "model")
-    if model is not None:
-        key = model.strip() if model.strip() in model_names() else model.strip().lower()
-        if key in model_names():            # only listed models: a URL never names code to import
-            kw["model"] = key
-        else:
-            errors.append(f"model={short(model, 24)} is unknown (known: {', '.join(model_names())}); using demo")
+    kw: dict = {}
+    _decode_model(params, kw, errors)
     mdl = kw.get("model", "demo")
-    names = class_names(mdl)
-    t_def, s_def, splits = model_defaults(mdl)
+    t_def, s_def, _splits = model_defaults(mdl)
+    _decode_image(params, mdl, kw, errors)
+    _decode_layout(params, kw, errors)
+    for key, name, (lo, hi) in (("steps", "steps", STEPS_RANGE), ("codes", "codes", CODES_RANGE)):
+        text = _one(params, name)
+        v = None if text is None else _integer(text, name, lo, hi, errors)
+        if v is not None:
+            kw[key] = v
+    view = _decode_view(params, AppState(**kw).n_players(), errors)
+    if "truncation" in kw and kw["truncation"] == t_def:
+        kw.pop("truncation")
+    if "split" in kw and kw["split"] == s_def:
+        kw.pop("split")
+    if len(errors) > MAX_MESSAGES:
+        errors = errors[:MAX_MESSAGES - 1] + [f"... and {len(errors) - MAX_MESSAGES + 1} more problems"]
+    return AppState(**kw, view=view), errors
 
+
+def _decode_model(params: Mapping, kw: dict, errors: list[str]) -> None:
+    """model=: only listed models; a URL never names code to import."""
+    model = _one(params, "model")
+    if model is None:
+        return
+    key = model.strip() if model.strip() in model_names() else model.strip().lower()
+    if key in model_names():
+        kw["model"] = key
+    else:
+        errors.append(f"model={short(model, 24)} is unknown (known: {', '.join(model_names())}); using demo")
+
+
+def _decode_image(params: Mapping, mdl: str, kw: dict, errors: list[str]) -> None:
+    """cls=, seed=, trunc=, split=: which image of the model, and where it is split."""
+    names = class_names(mdl)
+    _t_def, s_def, splits = model_defaults(mdl)
     cls = _one(params, "cls")
     if cls is not None:
         try:
@@ -210,21 +234,23 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         except UserError as exc:
             errors.append(f"cls: {exc}; using {names[0]}")
     seed = _one(params, "seed")
-    if seed is not None:
-        v = _integer(seed, "seed", 0, MAX_SEED, errors)
-        if v is not None:
-            kw["seed"] = v
+    v = None if seed is None else _integer(seed, "seed", 0, MAX_SEED, errors)
+    if v is not None:
+        kw["seed"] = v
     trunc = _one(params, "trunc")
-    if trunc is not None:
-        v = _number(trunc, "trunc", *TRUNC_RANGE, errors)
-        if v is not None:
-            kw["truncation"] = v
+    v = None if trunc is None else _number(trunc, "trunc", *TRUNC_RANGE, errors)
+    if v is not None:
+        kw["truncation"] = v
     split = _one(params, "split")
     if split is not None:
         if split in splits:
             kw["split"] = split
         else:
             errors.append(f"split={short(split, 24)} is not a split point of {mdl}; using {s_def}")
+
+
+def _decode_layout(params: Mapping, kw: dict, errors: list[str]) -> None:
+    """layout= and players=, checked together (a layout may need its players)."""
     layout = _one(params, "layout")
     if layout is not None:
         try:
@@ -245,18 +271,10 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         except UserError as exc:
             errors.append(f"layout: {exc}; using 3x3")
             kw.pop("layout", None)
-    steps = _one(params, "steps")
-    if steps is not None:
-        v = _integer(steps, "steps", *STEPS_RANGE, errors)
-        if v is not None:
-            kw["steps"] = v
-    codes = _one(params, "codes")
-    if codes is not None:
-        v = _integer(codes, "codes", *CODES_RANGE, errors)
-        if v is not None:
-            kw["codes"] = v
 
-    n = AppState(**kw).n_players()
+
+def _decode_view(params: Mapping, n: int, errors: list[str]) -> ViewState:
+    """w=, off=, solo=, r=: the mixer's weights for n players."""
     view = ViewState()
     w = _one(params, "w")
     if w is not None:
@@ -266,17 +284,10 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         if text is not None and text.strip():
             view = replace(view, **{name: _decode_rows(text, n, name, errors)})
     r = _one(params, "r")
-    if r is not None:
-        v = _number(r, "r", R_MIN, R_MAX, errors)
-        if v is not None:
-            view = replace(view, residual=v)
-    if "truncation" in kw and kw["truncation"] == t_def:
-        kw.pop("truncation")
-    if "split" in kw and kw["split"] == s_def:
-        kw.pop("split")
-    if len(errors) > MAX_MESSAGES:
-        errors = errors[:MAX_MESSAGES - 1] + [f"... and {len(errors) - MAX_MESSAGES + 1} more problems"]
-    return AppState(**kw, view=view), errors
+    v = None if r is None else _number(r, "r", R_MIN, R_MAX, errors)
+    if v is not None:
+        view = replace(view, residual=v)
+    return view
 
 
 def _decode_weights(text: str, n: int, errors: list[str]) -> dict[int, float]:
