@@ -5,6 +5,8 @@ equal the full forward; the tests check that for every split point.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from typing import Callable, Protocol, runtime_checkable
 
@@ -75,3 +77,12 @@ def mask_renderer(gen: SplitGenerator, ctx: SplitContext, baseline: Tensor,
     if fast is None:
         return plain
     return lambda mask: fast(mask) if mask.shape[1] == 1 else plain(mask)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks: the checksum every weights loader pins and checks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

