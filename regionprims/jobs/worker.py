@@ -1,16 +1,14 @@
-"""Background decomposition jobs for the explorer (no Streamlit in here).
+"""The job registry: a queue with ONE worker thread per registry, its bounds, and the results
+it keeps in memory; the process-wide registries by name (no Streamlit in here).
 
-One process-wide registry with ONE worker thread (one generator job at a time per process,
-DESIGN §3). Jobs are keyed by `pipeline.decomposition_key(spec)`, so the same request from two
-browser tabs is one job: the second tab joins the first one's job and sees its progress. Each
-job carries its progress (done, total, message, the start of the current stage -> an estimate of
-the time left), a cancel event, and its result or a one-line error. Results land in the
-ResultCache (through `pipeline.decompose`) and in a small in-memory LRU, so a finished or cached
-result opens at once. Cancelling is per watcher: the job stops only when every tab that asked
-for it has cancelled.
+One generator job at a time per registry (DESIGN §3). Jobs are keyed (for a decomposition by
+`pipeline.decomposition_key(spec)`), so the same request from two browser tabs is one job: the
+second tab joins the first one's job and sees its progress. Finished results also stay in a
+small in-memory LRU, so a finished result opens at once. Cancelling is per watcher: the job
+stops only when every tab that asked for it has cancelled.
 
 Bounds (issue 10: a URL must not be able to tie the explorer up): at most MAX_ACTIVE jobs queued
-or running (more is refused with a one-line `Busy`); a decomposition none of whose owners has
+or running (more is refused with a one-line `Busy`); a watched job none of whose owners has
 looked at it (`heartbeat`) for WATCH_SECONDS is cancelled (downloads and studies run on);
 finished job records are dropped after KEEP_RECORD_SECONDS; results kept in memory are bounded
 by their bytes, not their count. A job whose cancel flag is set is never joined: a new request
@@ -23,11 +21,10 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Callable, Optional
 
-from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
+from regionprims.jobs.job import CANCELLED, DONE, ERROR, QUEUED, RUNNING, Job, JobFn
+from regionprims.method.decomposition import Decomposition
 from regionprims.progress import Cancelled
 
 log = logging.getLogger(__name__)
@@ -40,72 +37,6 @@ RESULT_BYTES = 1 << 30               # in-memory results (the disk cache keeps e
 
 class Busy(UserError):
     """The job queue is full."""
-
-QUEUED, RUNNING, DONE, ERROR, CANCELLED = "queued", "running", "done", "error", "cancelled"
-ACTIVE = (QUEUED, RUNNING)
-
-# fn(progress_callback, cancel_event) -> (Decomposition, cache_hit)
-JobFn = Callable[[Callable[[int, int, str], None], threading.Event], "tuple[Decomposition, bool]"]
-
-
-@dataclass
-class Job:
-    key: str
-    label: str
-    fn: JobFn = field(repr=False)
-    owners: set = field(default_factory=set)
-    seen: dict = field(default_factory=dict, repr=False)    # owner -> last heartbeat (monotonic)
-    watch: bool = False            # cancelled when no owner has sent a heartbeat for a while
-    state: str = QUEUED
-    done: int = 0
-    total: int = 1
-    message: str = "queued"
-    submitted: float = field(default_factory=time.monotonic)
-    started: Optional[float] = None
-    finished: Optional[float] = None
-    stage_started: Optional[float] = None
-    cancel: threading.Event = field(default_factory=threading.Event, repr=False)
-    result: Optional[Decomposition] = field(default=None, repr=False)
-    cache_hit: bool = False
-    error: Optional[str] = None
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def fraction(self) -> float:
-        if self.state == DONE:
-            return 1.0
-        return min(1.0, max(0.0, self.done / self.total)) if self.total > 0 else 0.0
-
-    def elapsed(self, now: float | None = None) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.finished or now or time.monotonic()) - self.started
-
-    def eta_seconds(self, now: float | None = None) -> float | None:
-        """Time left in the current stage, extrapolated from its rate so far; None until the
-        stage has run long enough (2% or 1 s) to say."""
-        if self.state != RUNNING or self.stage_started is None:
-            return None
-        now = now or time.monotonic()
-        spent = now - self.stage_started
-        frac = self.fraction
-        if frac < 0.02 or spent < 1.0:
-            return None
-        return spent * (1.0 - frac) / frac
-
-    def watched(self, now: float, timeout: float) -> bool:
-        """Whether some owner has looked at the job within `timeout` seconds (always, for a job
-        submitted without `watch`)."""
-        return not self.watch or any(now - self.seen.get(o, self.submitted) < timeout for o in self.owners)
-
-    def _progress(self, done: int, total: int, message: str) -> None:
-        now = time.monotonic()
-        if total != self.total or done < self.done or self.stage_started is None:
-            self.stage_started = now            # a new stage (baseline, optimisation, metrics)
-        self.done, self.total, self.message = int(done), max(1, int(total)), str(message)
 
 
 class JobRegistry:
@@ -309,93 +240,3 @@ def reset_registry() -> None:
         _REGISTRIES.clear()
     for old in olds:
         old.shutdown()
-
-
-# -- decompositions --------------------------------------------------------------------------
-
-_CACHES: dict[str, object] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def result_cache():
-    """The ResultCache of the current cache folder (REGIONPRIMS_CACHE or cache/), one per folder;
-    None when that folder cannot be used (the explorer then runs uncached and says why)."""
-    from regionprims.store.cache import CacheUnavailable, ResultCache, default_cache_dir
-    folder = str(default_cache_dir().resolve())
-    with _CACHES_LOCK:
-        if folder not in _CACHES:
-            try:
-                _CACHES[folder] = ResultCache(folder)
-            except CacheUnavailable as exc:
-                log.warning("%s; running without a cache", exc)
-                _CACHES[folder] = None
-        return _CACHES[folder]
-
-
-def submit_decomposition(gen, spec, owner: str, reg: JobRegistry | None = None) -> Job:
-    """Queue `pipeline.decompose(gen, spec)` (cached on disk) as a background job."""
-    from regionprims.pipeline import decompose, decomposition_key
-    key = decomposition_key(spec)
-    cache = result_cache()
-
-    def run(progress, cancel):
-        return decompose(gen, spec, cache=cache, progress=progress, cancel=cancel)
-
-    label = f"{spec.model} class {spec.class_id} seed {spec.seed} {spec.layout.name}"
-    return (reg or registry()).submit(key, run, owner, label, watch=True)
-
-
-def lookup(spec, reg: JobRegistry | None = None) -> tuple[Decomposition | None, str]:
-    """A finished decomposition for `spec` without computing: from memory, else from the disk
-    cache (a damaged entry counts as absent). Returns (decomposition or None, key)."""
-    from regionprims.pipeline import checked_decomposition, decomposition_key
-    reg = reg or registry()
-    key = decomposition_key(spec)
-    dec = reg.result(key)
-    if dec is not None:
-        return dec, key
-    cache = result_cache()
-    data = cache.get_bytes(key) if cache is not None else None
-    if data is None:
-        return None, key
-    try:
-        dec = checked_decomposition(data, spec)
-    except Exception:   # noqa: BLE001 - unreadable entries are recomputed, never served
-        cache.delete(key)
-        return None, key
-    reg.remember(key, dec)
-    return dec, key
-
-
-def download_key(model: str) -> str:
-    return f"download/{model}"
-
-
-def submit_download(model: str, owner: str, reg: JobRegistry | None = None) -> Job:
-    """Get a released model's weights in the background (registry.fetch_weights), with progress
-    in bytes and cancel, on the same worker as the decompositions (one network/GPU job at a time)."""
-    from regionprims.models.registry import fetch_weights
-
-    def run(progress, cancel):
-        fetch_weights(model, progress, cancel)
-        return None, False
-
-    return (reg or registry()).submit(download_key(model), run, owner, f"download {model} weights")
-
-
-def submit_study(plan, owner: str, reg: JobRegistry | None = None) -> Job:
-    """Queue `regionprims batch` of a study plan (local Ray, the current cache folder) as a
-    background job; its result is the StudyRecord. Cancelling stops the study after the images
-    in flight (what finished stays cached)."""
-    from regionprims.study import runner
-    key = "study/" + plan.study_id()
-    cache_dir = result_cache().directory
-
-    def run(progress, cancel):
-        runner.connect()
-        opts = runner.BatchOptions(cache_dir=cache_dir)
-        record = runner.run_batch(plan, opts, lambda s: progress(s.finished, s.total, s.message()), cancel)
-        return record, False
-
-    label = f"study {plan.model} {len(plan.classes)} classes x {len(plan.seeds)} seeds"
-    return (reg or study_registry()).submit(key, run, owner, label)
