@@ -16,7 +16,7 @@ SETTING_FLAGS = ("truncation", "split", "layout", "players", "steps", "lr", "lam
 
 
 def register(subparsers) -> None:
-    from regionprims.cli.commands import add_settings
+    from regionprims.cli.options import add_settings
     p = subparsers.add_parser(
         "batch", help="decompose every (class, seed) of a study on Ray (local, or a cluster with --address)",
         description="Decompose every (class, seed) of a study on Ray: results into the shared cache (the keys "
@@ -76,7 +76,7 @@ def _check_flags(args) -> None:
 
 
 def cmd_batch(args) -> int:
-    from regionprims.cli.commands import StderrProgress
+    from regionprims.cli.terminal import StderrProgress
     plan = plan_from_args(args)
     _check_flags(args)
     try:
