@@ -33,6 +33,7 @@ def demo_weights(tmp_path_factory):
     """The bundled demo weights; until they are trained, an untrained net of the same
     architecture (the explorer's behaviour does not depend on what the net draws)."""
     from regionprims.models.demo import generator as demo
+    from regionprims.models.demo.network import DemoNet
     if demo.WEIGHTS_PATH.is_file():
         yield demo.WEIGHTS_PATH
         return
@@ -40,7 +41,7 @@ def demo_weights(tmp_path_factory):
     from safetensors.torch import save_file
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("demo") / "untrained.safetensors"
-    save_file({k: v.contiguous() for k, v in demo.DemoNet().eval().state_dict().items()}, str(path))
+    save_file({k: v.contiguous() for k, v in DemoNet().eval().state_dict().items()}, str(path))
     original = demo.WEIGHTS_PATH
     demo.WEIGHTS_PATH = path
     yield path

@@ -11,10 +11,11 @@ import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
 from regionprims.models.demo import generator as demo  # noqa: E402
+from regionprims.models.demo.network import DemoNet  # noqa: E402
 
 path = Path(sys.argv[1])
 torch.manual_seed(0)
-save_file({k: v.contiguous() for k, v in demo.DemoNet().eval().state_dict().items()}, str(path))
+save_file({k: v.contiguous() for k, v in DemoNet().eval().state_dict().items()}, str(path))
 demo.WEIGHTS_PATH = path
 
 from streamlit.web import cli  # noqa: E402

@@ -147,7 +147,7 @@ def train(out: Path, steps: int, batch: int, seed: int, tiny: bool = False,
           progress: Callable[[str], None] | None = None, lr: float = 2e-3,
           log_every: int = 100) -> dict:
     """Train, write `out` (safetensors) and `out` with suffix .json (summary); return the summary."""
-    from regionprims.models.demo.generator import DEFAULT_CONFIG, DemoNet
+    from regionprims.models.demo.network import DEFAULT_CONFIG, DemoNet
 
     progress = progress or _default_progress
     out = Path(out)
