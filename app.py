@@ -12,6 +12,8 @@ import os
 # ~2 ms for one render; docs/benchmarks.md). Must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from regionprims import allocator  # noqa: E402
 from regionprims.ui import frame  # noqa: E402
 
+allocator.tune()    # a decomposition's buffers are reused from the heap (regionprims/allocator.py)
 frame.main()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from regionprims import allocator
 from regionprims.method.render import pattern_energy, regional_patterns
 from regionprims.models.demo.groundtruth import (INTERACTION_KEYS, MARGIN, beats_null, gt_interaction_scores,
                                                  planted_regions)
@@ -115,6 +116,7 @@ def main() -> None:
     p.add_argument("--json", default=None, metavar="PATH",
                    help="also write the tables as JSON (the explorer reads regionprims/data/groundtruth_benchmark.json)")
     args = p.parse_args()
+    allocator.tune()                    # as the CLI and the explorer run (regionprims/allocator.py)
     torch.set_num_threads(args.threads)
     gen = load_generator("demo", device=args.device)
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -6,11 +6,14 @@ engine:          registry model `omniart-eyes` (BatchNorm folded, channels-last,
 straightforward: the same weights in the package's own layer layout (ConvTranspose2d + BatchNorm +
                  ReLU, default memory format) wrapped by `regionprims.models.wrap_module`, the same
                  spec and settings.
-Engine time is the sum of the decomposition's own stage timings (baseline, minimal features,
-components, metrics); loading is not counted. The machine's load average is printed with the
-result: on a shared machine absolute times are noisy, the ratio measured in one run is what counts.
+Each route runs in its own fresh process, with the allocator tuned as the CLI and the explorer
+tune it (regionprims/allocator.py) and with glibc's default allocator, the routes interleaved,
+`--repeats` times. Engine time is the sum of the decomposition's own stage timings (baseline,
+minimal features, components, metrics, null); loading is not counted. The machine's load average
+is printed with the result: on a shared machine absolute times are noisy, the ratios measured in
+one run are what counts.
 
-usage: python benchmarks/bench_omniart.py [--class blue] [--seed 3] [--threads 2]
+usage: python benchmarks/bench_omniart.py [--class blue] [--seed 3] [--threads 2] [--repeats 1]
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ import argparse
 import json
 import os
 import platform
+import statistics
+import subprocess
+import sys
 import time
 
 import torch
@@ -51,32 +57,57 @@ def run(gen, args) -> dict:
             "cpu_seconds": None}
 
 
+ROUTES = [("engine", "tuned"), ("engine", "default"), ("straightforward", "tuned"), ("straightforward", "default")]
+
+
+def one_route(args) -> dict:
+    """In a fresh process: one route, the allocator as asked."""
+    from regionprims import allocator
+    tuned = allocator.tune() if args.malloc == "tuned" else False
+    torch.set_num_threads(args.threads)
+    engine = load_generator("omniart-eyes", "cpu")
+    gen = engine
+    if args.route == "straightforward":
+        gen = wrap_module(PackageLayout(), name="omniart-eyes-plain", z_dim=omniart.Z_DIM,
+                          split_points=[f"net.{s}" for s in omniart.SPLIT_POINTS],
+                          default_split=f"net.{omniart.DEFAULT_SPLIT}", class_names=omniart.CLASSES)
+        gen.sample_z = engine.sample_z            # the same codes for both routes
+    c0 = time.process_time()
+    out = run(gen, args)
+    out["cpu_seconds"] = round(time.process_time() - c0, 2)
+    out["allocator_tuned"] = tuned
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--class", dest="class_", default="blue")
     p.add_argument("--seed", default="3")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--route", choices=["engine", "straightforward"])
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned")
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    engine = load_generator("omniart-eyes", "cpu")
-    plain = wrap_module(PackageLayout(), name="omniart-eyes-plain", z_dim=omniart.Z_DIM,
-                        split_points=[f"net.{s}" for s in omniart.SPLIT_POINTS],
-                        default_split=f"net.{omniart.DEFAULT_SPLIT}", class_names=omniart.CLASSES)
-    plain.sample_z = engine.sample_z            # the same codes for both routes
+    if args.route:
+        print(json.dumps(one_route(args)))
+        return
     load_before = os.getloadavg()
-    c0 = time.process_time()
-    eng = run(engine, args)
-    eng["cpu_seconds"] = round(time.process_time() - c0, 2)
-    c1 = time.process_time()
-    straight = run(plain, args)
-    straight["cpu_seconds"] = round(time.process_time() - c1, 2)
+    runs: dict[str, list[dict]] = {}
+    for _ in range(args.repeats):
+        for route, malloc in ROUTES:
+            cmd = [sys.executable, __file__, "--route", route, "--malloc", malloc, "--class", args.class_,
+                   "--seed", args.seed, "--threads", str(args.threads)]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            runs.setdefault(f"{route}, {malloc} allocator", []).append(json.loads(done.stdout.splitlines()[-1]))
+    med = {name: {key: statistics.median(r[key] for r in rs) for key in ("engine_seconds", "cpu_seconds")}
+           for name, rs in runs.items()}
+    base = med["engine, tuned allocator"]
     print(json.dumps({
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads, "
                    f"torch {torch.__version__}",
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
-        "engine": eng, "straightforward": straight,
-        "speedup_engine_time": round(straight["engine_seconds"] / eng["engine_seconds"], 2),
-        "speedup_cpu_time": round(straight["cpu_seconds"] / eng["cpu_seconds"], 2),
+        "runs": runs, "median": med,
+        "ratio_to_engine_tuned": {name: {k: round(v[k] / base[k], 2) for k in v} for name, v in med.items()},
     }, indent=1))
 
 

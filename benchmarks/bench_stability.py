@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import torch
 
+from regionprims import allocator
 from regionprims.method.interactions import or_interactions
 from regionprims.method.metrics import component_change
 from regionprims.method.minimal import optimize_minimal_features
@@ -84,6 +85,7 @@ def main() -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
+    allocator.tune()                    # as the CLI and the explorer run (regionprims/allocator.py)
     torch.set_num_threads(a.threads)
     gen = load_generator(a.model, a.device)
     classes = range(len(gen.class_names)) if a.classes == "all" else [int(c) for c in a.classes.split(",")]

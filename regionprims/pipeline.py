@@ -71,7 +71,7 @@ def make_spec(gen: SplitGenerator, class_: str | int | None, seed: object, *, tr
         seed=validate_seed(seed, allow_text=True),
         truncation=validate_truncation(default_truncation(gen) if truncation is None else truncation),
         split=validate_split(gen, split), layout=parse_layout(layout, players, force=force),
-        settings=settings, rank_by=rank_by)
+        settings=settings, rank_by=rank_by, precision=getattr(gen, "precision", "fp32"))
     if not spec.layout.players:
         spec = replace(spec, layout=choose_foreground(gen, spec))
     return spec

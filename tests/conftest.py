@@ -9,6 +9,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+from regionprims import allocator  # noqa: E402
+
+allocator.tune()     # as the CLI and the explorer do (regionprims/allocator.py)
+
 
 @pytest.fixture(scope="session")
 def tiny_gen():

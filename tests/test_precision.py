@@ -72,3 +72,45 @@ def test_channels_last_tail_is_the_same_function(gen):
         gen.model, gen._channels_last = model.to(memory_format=torch.contiguous_format), False
     assert torch.allclose(out, ref, atol=1e-5) and out.is_contiguous()
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_precision_is_part_of_the_cache_key_and_the_file(tiny_gen, tmp_path):
+    """A tf32 result (a GPU's default) is never served to an fp32 request, and fp32 keys are the
+    keys from before the field existed (existing caches stay valid)."""
+    from dataclasses import asdict, replace
+
+    from regionprims.method.specs import OptimSettings, stable_hash
+    from regionprims.pipeline import decompose, decomposition_key, make_spec
+    from regionprims.store.cache import cache_key
+    from regionprims.store.fileformat import load_decomposition, read_metadata, save_decomposition
+    spec = make_spec(tiny_gen, 1, 2, layout="2x2", settings=OptimSettings(steps=2, warm_steps=2, baseline_codes=4))
+    assert spec.precision == "fp32"
+    old = asdict(spec)
+    old.pop("model"), old.pop("precision")
+    assert decomposition_key(spec) == cache_key("decomposition", stable_hash(old))
+    tf32 = replace(spec, precision="tf32")
+    assert decomposition_key(tf32) != decomposition_key(spec)
+    dec = replace(decompose(tiny_gen, spec)[0], spec=tf32)
+    path = save_decomposition(dec, tmp_path / "d.safetensors")
+    assert read_metadata(path)["precision"] == "tf32"
+    assert load_decomposition(path).spec == tf32
+
+
+def test_a_file_with_an_unknown_precision_is_refused(tiny_gen, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from regionprims.method.specs import OptimSettings
+    from regionprims.pipeline import decompose, make_spec
+    from regionprims.store.fileformat import load_decomposition, save_decomposition
+    spec = make_spec(tiny_gen, 1, 2, layout="2x2", settings=OptimSettings(steps=2, warm_steps=2, baseline_codes=4))
+    path = save_decomposition(decompose(tiny_gen, spec)[0], tmp_path / "d.safetensors")
+    with safe_open(str(path), "pt") as fh:
+        header, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    meta = json.loads(header["regionprims"])
+    meta["precision"] = "fp8"
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
+    with pytest.raises(UserError, match="'precision' must be one of fp32, tf32, bf16"):
+        load_decomposition(tmp_path / "bad.safetensors")

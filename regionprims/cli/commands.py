@@ -12,6 +12,7 @@ import sys
 import traceback
 from typing import Sequence
 
+from regionprims import allocator
 from regionprims.cli import files, image
 from regionprims.errors import UserError
 from regionprims.progress import Cancelled
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    allocator.tune()                           # freed tensor memory reused, not re-faulted (allocator.py)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:                  # --help, or a usage error already printed

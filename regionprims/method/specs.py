@@ -90,10 +90,13 @@ class DecompositionSpec:
     layout: Layout
     settings: OptimSettings = field(default_factory=OptimSettings)
     rank_by: str = "norm"           # "norm": ||Delta f_S||; "effect": ||tail(f0 + Df_S) - tail(f0)||
+    precision: str = "fp32"         # the tail's numeric precision (models/precision.py): tf32/bf16 on a GPU
 
     def frozen(self) -> dict:
         d = asdict(self)
         d.pop("model")              # display name is not part of the identity
+        if d["precision"] == "fp32":
+            d.pop("precision")      # fp32 keys are those from before the field existed
         return d
 
 

@@ -17,6 +17,7 @@ import torch
 from regionprims.errors import UserError
 from regionprims.method.regions import PAPER_GRID, Layout, parse_layout, player_masks, subset_matrix
 from regionprims.method.specs import OptimSettings
+from regionprims.models.precision import PRECISIONS
 from regionprims.validation import validate_seed, validate_truncation
 
 MAX_DEPTH = 32                 # nesting of any JSON in a file header
@@ -24,7 +25,7 @@ MAX_CLASSES = 100_000          # more classes than any generator has
 MAX_TEXT = 1000                # characters in a name-like metadata field
 META_KEYS = {"format", "format_version", "model", "model_identity", "split", "class_id", "class_name", "seed",
              "truncation", "layout", "players", "rank_by", "settings", "versions", "metrics", "info", "sha256",
-             "stability"}
+             "stability", "precision"}
 LAYOUT_KEYS = {"name", "rows", "cols", "players"}
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _BRACKETS = re.compile(r"[\[\]{}]")
@@ -84,6 +85,8 @@ def check_metadata(meta: Any, where: str) -> dict:
     meta_layout(meta, where)
     if meta.get("rank_by", "norm") not in ("norm", "effect"):
         raise _fail(where, "metadata 'rank_by' must be 'norm' or 'effect'")
+    if meta.get("precision", "fp32") not in PRECISIONS:
+        raise _fail(where, f"metadata 'precision' must be one of {', '.join(PRECISIONS)}")
     meta_settings(meta, where)
     for key in ("versions", "metrics", "info"):
         if not isinstance(meta.get(key, {}), dict):

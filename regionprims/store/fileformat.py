@@ -56,6 +56,7 @@ def metadata(dec: Decomposition, digest: str) -> dict:
             "model_identity": spec.model_identity, "split": spec.split, "class_id": spec.class_id,
             "class_name": dec.info.get("class_name"), "seed": spec.seed, "truncation": spec.truncation,
             "layout": asdict(spec.layout), "players": list(spec.layout.players), "rank_by": spec.rank_by,
+            "precision": spec.precision,
             "settings": asdict(spec.settings), "versions": versions(), "metrics": dec.metrics,
             "info": dec.info, "sha256": digest}
 
@@ -117,7 +118,7 @@ def from_bytes(data: bytes, where: str = "the file") -> Decomposition:
     spec = DecompositionSpec(model=meta["model"], model_identity=meta["model_identity"], class_id=meta["class_id"],
                              seed=meta["seed"], truncation=float(meta["truncation"]), split=meta["split"],
                              layout=layout, settings=meta_settings(meta, where),
-                             rank_by=meta.get("rank_by", "norm"))
+                             rank_by=meta.get("rank_by", "norm"), precision=meta.get("precision", "fp32"))
     return Decomposition(spec=spec, z=tensors["z"], image=tensors["image"], feature=tensors["feature"],
                          baseline=tensors["baseline"], subsets=tensors["subsets"], minimal=tensors["minimal"],
                          components=tensors["components"], residual=tensors["residual"],

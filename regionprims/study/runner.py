@@ -74,6 +74,8 @@ class Worker:
     """One worker slot: threads bounded to its CPUs; runs the study's functions."""
 
     def __init__(self, threads: int):
+        from regionprims import allocator
+        allocator.tune()
         torch.set_num_threads(max(1, threads))
 
     @ray.method(max_task_retries=MAX_RETRIES, retry_exceptions=RETRYABLE)
