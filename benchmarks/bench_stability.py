@@ -27,21 +27,23 @@ from regionprims.models.registry import load_generator
 from regionprims.pipeline import baseline, image_and_feature, make_spec
 
 VARIANTS = {
-    "today": OptimSettings(tie="none", param="sigmoid", schedule="constant", steps=5, warm_steps=60),
-    "default": OptimSettings(),
-    "monotone": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=60),
-    "monotone-10": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, warm_steps=60),
-    "monotone-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, warm_steps=60),
-    "monotone-w200": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=200),
-    "monotone-lr0.1": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1),
-    "monotone-const": OptimSettings(tie="monotone", param="box", schedule="constant", steps=5),
-    "ridge-mono": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
-    "ridge-mono-0.05": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.05),
-    "ridge-free": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
-    "free-box-lr0.1": OptimSettings(param="box", schedule="cosine", steps=10, lr=0.1),
-    "ridge-mono-0.003": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.003),
-    "ridge-mono-0.003-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.1, mu=0.003),
-    "mono-lr0.05-20": OptimSettings(tie="monotone", param="box", schedule="cosine", steps=20, lr=0.05),
+    # before this session's change of optimiser every variant below ran Adam; they still do
+    "today": OptimSettings(optimizer="adam", lr=0.25, mu=0.0, tie="none", param="sigmoid", schedule="constant", steps=5, warm_steps=60),
+    "monotone": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=60),
+    "monotone-10": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=10, warm_steps=60),
+    "monotone-20": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=20, warm_steps=60),
+    "monotone-w200": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=5, warm_steps=200),
+    "monotone-lr0.1": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1),
+    "monotone-const": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="constant", steps=5),
+    "ridge-mono": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
+    "ridge-mono-0.05": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.05),
+    "ridge-free": OptimSettings(optimizer="adam", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.01),
+    "free-box-lr0.1": OptimSettings(optimizer="adam", param="box", schedule="cosine", steps=10, lr=0.1),
+    "ridge-mono-0.003": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=10, lr=0.1, mu=0.003),
+    "ridge-mono-0.003-20": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=20, lr=0.1, mu=0.003),
+    "mono-lr0.05-20": OptimSettings(optimizer="adam", tie="monotone", param="box", schedule="cosine", steps=20, lr=0.05),
+    "ngd-0.2": OptimSettings(lr=0.2),
+    "default": OptimSettings(),        # monotone, mu 0.003, ngd, lr 0.4, 10 steps
 }
 
 
