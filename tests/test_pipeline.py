@@ -278,3 +278,17 @@ def test_step_direction_by_hand():
 def test_bad_optimizer_refused(tiny_gen):
     with pytest.raises(UserError, match="optimizer must be one of ngd, adam"):
         make_spec(tiny_gen, 1, 2, settings=OptimSettings(optimizer="sgd"))
+
+
+def test_additivity_leaves_out_subsets_whose_minimal_feature_is_the_baseline():
+    """u({0}) = f0 exactly (its region needs nothing of f): no relative error for T = {0}; the
+    mean is over the other subsets (it used to divide by 1e-12 and report ~1e9)."""
+    from regionprims.method.interactions import or_interactions
+    f0 = torch.zeros(1, 2, 2)
+    u = torch.stack([f0, f0, f0 + 1.0, f0 + 2.0])          # rows: {}, {0}, {1}, {0,1}
+    comps = or_interactions(u)
+    mean_all, per_t = M.additivity_error(comps, u, [1, 2, 3])
+    assert mean_all == pytest.approx(0.0, abs=1e-6) and torch.isnan(per_t[0]) and not torch.isnan(per_t[1:]).any()
+    mean, per_t = M.additivity_error(comps, u, [2])           # keep only I({1})
+    by_hand = [(comps[2] - u[2]).norm() / u[2].norm(), (comps[2] - u[3]).norm() / u[3].norm()]
+    assert mean == pytest.approx(float(sum(by_hand) / 2), rel=1e-6) and mean < 10
