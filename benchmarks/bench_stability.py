@@ -46,6 +46,7 @@ VARIANTS = {
     "ngd-0.2-mu0": OptimSettings(lr=0.2, mu=0.0),
     "ngd-0.2-mu0.001": OptimSettings(lr=0.2, mu=0.001),
     "ngd-0.2-mu0.002": OptimSettings(lr=0.2, mu=0.002),
+    "ngd-0.5": OptimSettings(lr=0.5),
     "default": OptimSettings(),        # monotone, mu 0.003, ngd, lr 0.4, 10 steps
 }
 
