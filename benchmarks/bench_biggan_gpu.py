@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_minimal import random_biggan_model                       # noqa: E402
+from regionprims import allocator                                    # noqa: E402
 from regionprims.estimate import probe_tail_cost, estimate_seconds   # noqa: E402
 from regionprims.method.specs import OptimSettings                  # noqa: E402
 from regionprims.models.biggan.generator import BigGANDeep          # noqa: E402
@@ -98,7 +99,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--layout", default="3x3")
-    p.add_argument("--steps", type=int, default=None, help="Adam steps per subset (default: the engine's)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps per subset (default: the engine's)")
     p.add_argument("--warm-steps", type=int, default=None)
     p.add_argument("--codes", type=int, default=None, help="baseline codes (default: the engine's)")
     p.add_argument("--precisions", default=None,
@@ -108,6 +109,7 @@ def main() -> None:
     p.add_argument("--estimate-only", action="store_true",
                    help="only probe the tail and print the estimate (for a device too slow to run it)")
     args = p.parse_args()
+    allocator.tune()                    # as the CLI and the explorer run (regionprims/allocator.py)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
     precisions = (args.precisions.split(",") if args.precisions else

@@ -2,9 +2,9 @@
 
 engine:          the default settings: all subsets batched (chunked), the single-player masks
                  first, then monotone masks level by level from the union of the smaller sets'
-                 masks, the same number of Adam steps for every subset (docs/method.md §4).
+                 masks, the same number of optimiser steps for every subset (docs/method.md §4).
 straightforward: one subset at a time, cold start (m ~ 0.95 everywhere: sigmoid logits, free
-                 masks), Adam for a fixed number of steps (--fixed-steps), no early stopping.
+                 masks), Adam (lr 0.25) for a fixed number of steps (--fixed-steps), no early stopping.
 
 Both minimise the same objective (region-normalised masked error + lam * mean(m) + mu * mean(m^2),
 the engine's `minimised_mean`) for the same image, baseline and
@@ -106,7 +106,7 @@ def main() -> None:
     _, eng_sample = run(gen, spec, sample, spec.settings, masks, ctx, feature, f0, image)
     target = eng_sample["minimised_mean"]          # the engine's loss on exactly these subsets
     straight = replace(spec.settings, steps=args.fixed_steps, init="full", tie="none", param="sigmoid",
-                       schedule="constant", early_stop=False, chunk=1)
+                       optimizer="adam", lr=0.25, schedule="constant", early_stop=False, chunk=1)
     s_time, s_final, curves = 0.0, [], []
     for row in sample:
         curve: list[float] = []

@@ -1,7 +1,7 @@
 """Cost before commitment: how long a decomposition will take on this device, said before it starts.
 
 A short probe times the unit of work of the minimal-feature optimisation on the real generator
-(one Adam step's tail forward + backward, at batch 1 and at a larger batch, so that a call costs
+(one optimiser step's tail forward + backward, at batch 1 and at a larger batch, so that a call costs
 `fixed + batch * per_sample`), a forward-only tail call and a head call. The probe is cached per
 model identity, split, device and thread count (in this process, and in the result cache when
 one is given). `estimate_seconds(spec, cost)` then counts the calls a decomposition makes, the
@@ -123,7 +123,7 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     delta = torch.randn_like(f) * f.std().clamp_min(1e-3)
     c, h, w = f.shape
 
-    def step(b: int) -> None:                      # one Adam step's autograd work (minimal._adam_masks)
+    def step(b: int) -> None:                      # one optimiser step's autograd work (minimal._descend_masks)
         a = torch.zeros(b, 1, h, w, device=device, requires_grad=True)
         images = gen.tail(f + torch.sigmoid(a) * delta, ctx)
         loss = images.square().mean((1, 2, 3)).sum() + a.mean()

@@ -36,7 +36,8 @@ from regionprims.validation import MAX_SEED, split_index, validate_seed, validat
 
 STABILITY_DEFINITION = ("relative L2 change of all non-empty components between the result and the result after half "
                         "of every optimisation's steps (a free proxy of the change between the default and 4x the "
-                        "default steps; benchmarks/bench_stability.py validates it); low is stable, target <= 0.10")
+                        "default steps, a rough guide rather than a bound: benchmarks/bench_stability.py compares the two); "
+                        "low is stable, target <= 0.10")
 
 
 def validate_split(gen: SplitGenerator, split: str | None) -> str:

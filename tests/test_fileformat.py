@@ -87,3 +87,19 @@ def test_tampered_file_refused(saved, tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="no such file"):
         load_decomposition(tmp_path / "absent.safetensors")
+
+
+def test_a_file_without_the_later_settings_reads_as_it_was_made(saved, tmp_path):
+    """A file written before `optimizer` (and the issue-9 settings) existed was made with Adam,
+    free sigmoid masks and a constant rate; reading it must not claim today's defaults."""
+    from safetensors import safe_open
+    with safe_open(str(saved[1]), "pt") as fh:
+        header, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    meta = json.loads(header["regionprims"])
+    for key in ("optimizer", "tie", "mu", "param", "schedule"):
+        meta["settings"].pop(key)
+    save_file(tensors, str(tmp_path / "old.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
+    settings = load_decomposition(tmp_path / "old.safetensors").spec.settings
+    assert (settings.optimizer, settings.tie, settings.mu, settings.param, settings.schedule) == \
+        ("adam", "none", 0.0, "sigmoid", "constant")
+    assert load_decomposition(saved[1]).spec.settings.optimizer == "ngd"

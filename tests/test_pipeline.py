@@ -259,3 +259,36 @@ def test_recorded_metrics_are_the_table(dec):
     assert M.CAPTION_METRICS == ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")
     assert M.format_metric("fit_psnr", 23.456) == "23.46 dB" and M.format_metric("fit_psnr", 23.456, unit=False) == "23.46"
     assert M.format_metric("leakage_top20", 0.001234) == "1.23e-03" and M.format_metric("x", float("nan")) == "n/a"
+
+
+def test_step_direction_by_hand():
+    """ngd moves the steepest cell of a row by the learning rate and the others in proportion (a
+    cell the loss hardly depends on hardly moves); Adam moves every cell by about the same amount."""
+    from regionprims.method.minimal import BETA1, BETA2, direction
+    from regionprims.method.specs import OptimSettings
+    g = torch.tensor([[2.0, 0.2, -1.0, 1e-6], [0.0, 0.5, 0.0, 0.0]])
+    m1, m2, t = (1 - BETA1) * g, (1 - BETA2) * g.square(), torch.ones(2, 1)
+    ngd = direction(OptimSettings(optimizer="ngd"), m1, m2, t)
+    assert torch.allclose(ngd, torch.tensor([[1.0, 0.1, -0.5, 5e-7], [0.0, 1.0, 0.0, 0.0]]))
+    adam = direction(OptimSettings(optimizer="adam"), m1, m2, t)
+    assert torch.allclose(adam[0, :3], torch.tensor([1.0, 1.0, -1.0]), atol=1e-6)
+    assert adam[0, 3] > 0.009            # a flat cell still moves by ~1 % of lr (1e-6 / (1e-6 + eps))
+
+
+def test_bad_optimizer_refused(tiny_gen):
+    with pytest.raises(UserError, match="optimizer must be one of ngd, adam"):
+        make_spec(tiny_gen, 1, 2, settings=OptimSettings(optimizer="sgd"))
+
+
+def test_additivity_leaves_out_subsets_whose_minimal_feature_is_the_baseline():
+    """u({0}) = f0 exactly (its region needs nothing of f): no relative error for T = {0}; the
+    mean is over the other subsets (it used to divide by 1e-12 and report ~1e9)."""
+    from regionprims.method.interactions import or_interactions
+    f0 = torch.zeros(1, 2, 2)
+    u = torch.stack([f0, f0, f0 + 1.0, f0 + 2.0])          # rows: {}, {0}, {1}, {0,1}
+    comps = or_interactions(u)
+    mean_all, per_t = M.additivity_error(comps, u, [1, 2, 3])
+    assert mean_all == pytest.approx(0.0, abs=1e-6) and torch.isnan(per_t[0]) and not torch.isnan(per_t[1:]).any()
+    mean, per_t = M.additivity_error(comps, u, [2])           # keep only I({1})
+    by_hand = [(comps[2] - u[2]).norm() / u[2].norm(), (comps[2] - u[3]).norm() / u[3].norm()]
+    assert mean == pytest.approx(float(sum(by_hand) / 2), rel=1e-6) and mean < 10

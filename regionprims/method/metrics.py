@@ -24,6 +24,7 @@ from regionprims.method.regions import subset_masks
 
 TOP = 20
 EPS = 1e-12
+BASELINE_TOL = 1e-6     # ||u(T) - f0|| below this share of the largest: u(T) is the baseline
 
 
 def residual_ratio(feature: Tensor, baseline: Tensor, u_full: Tensor) -> float:
@@ -44,15 +45,21 @@ def masked_mse_one(image: Tensor, target: Tensor, mask: Tensor) -> float:
 
 def additivity_error(components: Tensor, minimal: Tensor, keep_rows: Sequence[int]) -> tuple[float, Tensor]:
     """Mean over T != empty of ||f0 + sum_{S kept, S∩T≠∅} Df_S - u(T)|| / ||u(T) - f0||.
-    Returns the mean and the per-T errors [2**n - 1]."""
+    Returns the mean and the per-T errors [2**n - 1].
+
+    A T whose minimal feature is the baseline itself (u(T) = f0: its regions need nothing of f,
+    which an optimised mask can reach exactly at its bound 0) has no relative error: such T are
+    left out of the mean (their per-T error is nan), instead of dividing by zero, which gave
+    errors of 1e9. "Is the baseline" means ||u(T) - f0|| <= BASELINE_TOL x the largest ||u(T') - f0||."""
     keep = torch.zeros(components.shape[0], dtype=torch.bool)
     keep[list(keep_rows)] = True
     estimate = partial_reconstruction(components, keep)
     f0 = components[0]
     num = (estimate[1:] - minimal[1:]).flatten(1).norm(dim=1)
-    den = (minimal[1:] - f0).flatten(1).norm(dim=1).clamp_min(EPS)
-    per_t = num / den
-    return float(per_t.mean()), per_t
+    den = (minimal[1:] - f0).flatten(1).norm(dim=1)
+    defined = den > BASELINE_TOL * den.max().clamp_min(EPS)
+    per_t = torch.where(defined, num / den.clamp_min(EPS), torch.full_like(num, float("nan")))
+    return (float(per_t[defined].mean()) if defined.any() else float("nan")), per_t
 
 
 def leakage(energy: Tensor, rows: Sequence[int], subsets: Tensor, player_masks: Tensor) -> Tensor:

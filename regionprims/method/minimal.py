@@ -9,9 +9,10 @@ with pixels in [0, 1], the squared error summed over RGB and P one player region
 the n single-player masks are optimised first (warm_steps, from the receptive-field masks); then
 the masks are tied monotone (tie "monotone", method/monotone.py): m_S = b_S + (1 − b_S) ⊙ a_S with
 b_S the union of the masks of S's subsets one player smaller and a_S ∈ [0, 1] projected, optimised
-level by level, every subset for the same number of steps (Adam, cosine-decayed learning rate;
-no early stopping: `early_stop` lets a converged row leave the batch, off by default). The Adam
-loop is written out here so that rows can be frozen and snapshots taken (the stability proxy).
+level by level, every subset for the same number of steps (normalised gradient descent with
+momentum, `optimizer="ngd"`, or Adam; cosine-decayed learning rate; no early stopping: `early_stop`
+lets a converged row leave the batch, off by default). The loop is written out here so that rows
+can be frozen and snapshots taken (the stability proxy).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from regionprims.method.regions import subset_masks
 from regionprims.method.specs import OptimSettings
 
 BASELINE_SEED = 1_000_003       # codes for f0 come from their own seed, never the image's
+BETA1, BETA2, EPS = 0.9, 0.999, 1e-8    # gradient momentum, Adam's second moment and its floor
 
 
 @torch.no_grad()
@@ -76,7 +78,7 @@ def project(params: Tensor, settings: OptimSettings) -> Tensor:
 
 def learning_rate(settings: OptimSettings, step: int) -> float:
     """Constant, or cosine-decayed from lr to 0 over the run ('cosine'), so that the last steps
-    settle instead of moving every coordinate by ~lr (Adam's normalised step)."""
+    settle instead of moving the steepest coordinate (ngd) or every coordinate (Adam) by ~lr."""
     if settings.schedule == "cosine":
         return settings.lr * 0.5 * (1.0 + math.cos(math.pi * step / settings.steps))
     return settings.lr
@@ -155,7 +157,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     total = (k_all - 1) * settings.steps + (n * settings.warm_steps if warm else 0)
 
     def optimise(reg, start, st, base, done, trace=None):
-        return _adam_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total, trace,
+        return _descend_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total, trace,
                            base)
 
     masks, half, steps_used, warm_evals = _all_masks(optimise, region, subsets, player_masks, (h, w), c, settings,
@@ -226,12 +228,25 @@ def fit_losses(gen: SplitGenerator, ctx: SplitContext, feats: Tensor, image: Ten
     return torch.cat(fit), torch.cat(rec)
 
 
-def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
-                trace=None, base=None):
-    """Adam on the mask logits of one chunk. With early_stop, a row leaves the batch once its loss
+def direction(settings: OptimSettings, m1: Tensor, m2: Tensor, t: Tensor) -> Tensor:
+    """The step direction of each row from its bias-corrected gradient moments (t: steps taken, [k,1..]).
+
+    'ngd': the momentum gradient divided by its largest absolute entry in the row, so the cell the
+    loss depends on most moves by the learning rate and every other cell in proportion to its
+    gradient: cells the loss hardly depends on (the flat directions) hardly move, whatever the
+    number of steps. 'adam': the momentum divided by the root of the second moment per cell, which
+    moves every cell by about the learning rate, flat or not (the drift measured in docs/method.md)."""
+    g = m1 / (1 - BETA1 ** t)
+    if settings.optimizer == "ngd":
+        return g / g.flatten(1).abs().amax(1).clamp_min(1e-30).view(-1, *([1] * (g.dim() - 1)))
+    return g / ((m2 / (1 - BETA2 ** t)).sqrt() + EPS)
+
+
+def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
+                   trace=None, base=None):
+    """The optimiser (settings.optimizer) on the mask parameters of one chunk. With early_stop, a row leaves the batch once its loss
     has improved by less than `tol` (relative) for `patience` consecutive steps.
     Returns (logits, steps used per row, total row-steps)."""
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
     k = logits.shape[0]
     m1 = torch.zeros_like(logits)
     m2 = torch.zeros_like(logits)
@@ -257,10 +272,9 @@ def _adam_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_
             trace.append(float(loss.detach().mean()))
         with torch.no_grad():
             t[idx] += 1
-            m1[idx] = beta1 * m1[idx] + (1 - beta1) * grad
-            m2[idx] = beta2 * m2[idx] + (1 - beta2) * grad.square()
-            tt = t[idx].view(shape)
-            step_dir = (m1[idx] / (1 - beta1 ** tt)) / ((m2[idx] / (1 - beta2 ** tt)).sqrt() + eps)
+            m1[idx] = BETA1 * m1[idx] + (1 - BETA1) * grad
+            m2[idx] = BETA2 * m2[idx] + (1 - BETA2) * grad.square()
+            step_dir = direction(settings, m1[idx], m2[idx], t[idx].view(shape))
             logits[idx] = project(a.detach() - learning_rate(settings, step) * step_dir, settings)
             cur = loss.detach()
             improved = cur < best[idx] * (1 - settings.tol)

@@ -21,11 +21,11 @@ class OptimSettings:
     loss_S = sum over pixels of M_S of (tail(u(S)) - x)^2 / (3 * one region's pixel count)
              + lam * mean(m_S) + mu * mean(m_S^2).
     Default: monotone masks (m_S >= m_T for T ⊆ S), level by level, from the single-player masks;
-    every subset gets the same number of steps (no early stopping).
+    every subset gets the same number of steps (no early stopping), normalised gradient descent.
     """
 
-    steps: int = 10                 # Adam steps per subset after the warm start (docs/method.md)
-    lr: float = 0.1                 # Adam learning rate (on the mask values, or the logits)
+    steps: int = 10                 # optimiser steps per subset after the warm start (docs/method.md)
+    lr: float = 0.4                 # learning rate (on the mask values, or the logits)
     lam: float = 0.01               # weight of the mask-size penalty
     mu: float = 0.003               # weight of mean(m^2), a strictly convex tie-breaker (uniqueness term)
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
@@ -37,6 +37,8 @@ class OptimSettings:
     schedule: Literal["constant", "cosine"] = "cosine"     # learning-rate schedule over the steps
     tie: Literal["none", "monotone"] = "monotone"  # "monotone": m_S = max over S∖i of m_{S∖i} plus a
                                     # non-negative increment, optimised level by level (method/monotone.py)
+    optimizer: Literal["ngd", "adam"] = "ngd"     # normalised gradient descent with momentum, or Adam
+                                    # (minimal.direction; ngd does not drift along flat directions)
     early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
     tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
     patience: int = 5               # ... for this many consecutive steps
@@ -60,7 +62,7 @@ class OptimSettings:
         if not self.mu >= 0:
             raise UserError(f"mu must be >= 0, got {self.mu}")
         for name, allowed in (("param", ("sigmoid", "box")), ("schedule", ("constant", "cosine")),
-                              ("tie", ("none", "monotone"))):
+                              ("tie", ("none", "monotone")), ("optimizer", ("ngd", "adam"))):
             if getattr(self, name) not in allowed:
                 raise UserError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.tie == "monotone" and self.init != "singletons":
@@ -75,6 +77,11 @@ class OptimSettings:
             raise UserError("chunk must be 0 (automatic) or a positive number of subsets")
         if self.memory_mb < 64:
             raise UserError(f"memory bound must be at least 64 MB, got {self.memory_mb}")
+
+
+# What a saved file that lacks a setting was made with: the setting did not exist yet, and the
+# behaviour then is not today's default (store/filecheck.meta_settings fills these in).
+SETTINGS_BEFORE_FIELD = {"tie": "none", "mu": 0.0, "param": "sigmoid", "schedule": "constant", "optimizer": "adam"}
 
 
 @dataclass(frozen=True)

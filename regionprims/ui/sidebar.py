@@ -80,7 +80,7 @@ def choose() -> None:
                       "change them). paper: a 6x6 grid with 9 foreground players.")
     with st.expander("Optimisation settings"):
         st.number_input("Steps per subset (most)", *STEPS_RANGE, step=5, key=state.STEPS,
-                        help="Adam steps for each minimal feature u(S); stops earlier at convergence.")
+                        help="Optimiser steps for each minimal feature u(S) after the warm start, the same for every subset.")
         st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
                         help="Latent codes averaged for the baseline feature f0.")
 
