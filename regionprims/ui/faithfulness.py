@@ -33,10 +33,20 @@ def page(cur: Current) -> None:
     mx = resources.page_mixer(cur, "Faithfulness")
     if mx is None:
         return
-    dec = mx.dec
-    lay = dec.spec.layout
-    m = dec.metrics
+    _score_cards(mx.dec)
+    _plots(mx)
+    _ground_truth(mx.dec)
+    with st.expander("Run details"):
+        spec, lay = mx.dec.spec, mx.dec.spec.layout
+        st.json({"spec": {"model": spec.model, "class": spec.class_id, "seed": spec.seed,
+                          "truncation": spec.truncation, "split": spec.split, "layout": lay.name,
+                          "players": list(lay.players)},
+                 "info": mx.dec.info}, expanded=False)
 
+
+def _score_cards(dec) -> None:
+    """One card per metric (method beside the geometric null), the caption, the definitions."""
+    m = dec.metrics
     absent = dec.info.get("absent_metrics", {})
     cards = [(x.key, x.label, x.definition, x.good) for x in M.METRICS] + [STABILITY]
     for start in range(0, len(cards), 4):
@@ -59,6 +69,10 @@ def page(cur: Current) -> None:
                   "definition": [d for _, _, d, _ in cards], "good is": [g for *_, g in cards]})
         st.caption(f"Stability: {dec.info.get('stability_definition', 'not recorded in this decomposition')}.")
 
+
+def _plots(mx) -> None:
+    """Sparsity and additivity curves; leakage of the top components and the fit by subset size."""
+    dec, lay = mx.dec, mx.dec.spec.layout
     left, right = st.columns(2, gap="large")
     shares = M.sparsity_curve(mx.norms, dec.ranking)
     left.plotly_chart(charts.sparsity_curve(shares, M.TOP), key="sparsity", config=charts.CONFIG)
@@ -76,6 +90,10 @@ def page(cur: Current) -> None:
     right.plotly_chart(charts.fit_by_size(sizes, dec.fit_loss[1:].clamp_min(1e-12).tolist()), key="fit",
                        config=charts.CONFIG)
 
+
+def _ground_truth(dec) -> None:
+    """The demo generator's gt_ scores beside the null's, and the recorded benchmark."""
+    m = dec.metrics
     gt = {k: v for k, v in m.items() if k.startswith("gt_")}     # the null's are null_gt_*
     st.subheader("Ground truth (demo generator)")
     if gt:
@@ -88,12 +106,6 @@ def page(cur: Current) -> None:
         _benchmark(dec.spec.model_identity)
     else:
         st.caption("Only the demo generator has a ground truth; this decomposition has no gt_ scores.")
-    info = dec.info
-    with st.expander("Run details"):
-        st.json({"spec": {"model": dec.spec.model, "class": dec.spec.class_id, "seed": dec.spec.seed,
-                          "truncation": dec.spec.truncation, "split": dec.spec.split, "layout": lay.name,
-                          "players": list(lay.players)},
-                 "info": info}, expanded=False)
 
 
 def _benchmark(identity: str) -> None:
