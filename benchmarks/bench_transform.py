@@ -146,11 +146,11 @@ def table(ns: list[int], d: int, repeats: int, budget: list[float],
     fast_times = {}
     for n in ns:
         u = torch.randn(1 << n, d, generator=torch.Generator().manual_seed(n))
-        t_or = timeit(lambda: or_interactions(u), repeats)
+        t_or = timeit(lambda u=u: or_interactions(u), repeats)
         c = chunk_for(n)
-        t_ch = timeit(lambda: or_interactions(u, chunk_elems=c), repeats)
+        t_ch = timeit(lambda u=u: or_interactions(u, chunk_elems=c), repeats)
         I = or_interactions(u)
-        t_rec = timeit(lambda: reconstruct_from_or(I), repeats)
+        t_rec = timeit(lambda I=I: reconstruct_from_or(I), repeats)
         err = (reconstruct_from_or(I) - u).abs().max().item()
         assert err < 1e-3 * u.abs().max().item() * n, err
         fast_times[n] = t_or

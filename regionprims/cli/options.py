@@ -25,19 +25,24 @@ def add_model_flags(p: argparse.ArgumentParser, image: bool = True) -> None:
 def add_settings(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     """The settings of one decomposition (decompose and batch take the same). With
     defaults=False every flag defaults to None, so that a study file's values stay unless given."""
+    from regionprims.method.specs import OptimSettings
+    base = OptimSettings()
     d = (lambda v: v) if defaults else (lambda v: None)
     p.add_argument("--layout", default=d("3x3"), help="3x3 (default), paper (6x6, 9 foreground players), or RxC")
     p.add_argument("--players", default=None, help="comma-separated patch indices (row-major)")
     p.add_argument("--split", default=None, help="split point (module path); default: the model's")
-    p.add_argument("--steps", type=int, default=None, help="most optimisation steps per subset")
-    p.add_argument("--lr", type=float, default=None, help="learning rate of the mask logits")
+    p.add_argument("--steps", type=int, default=None,
+                   help=f"optimisation steps per subset after the warm start, the same for every subset "
+                        f"(default {base.steps})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate of the masks (default {base.lr}, cosine-decayed; docs/method.md §4)")
     p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
     p.add_argument("--mask", choices=["spatial", "channel"], default=None)
     p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
     p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (default: as many "
                    "as fit in --memory-mb)")
     p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
-                   "(default 4096)")
+                   f"(default {base.memory_mb})")
     p.add_argument("--rank-by", default=d("norm"), choices=["norm", "effect"])
     p.add_argument("--force", action="store_true", default=d(False), help="allow more than 12 players")
 

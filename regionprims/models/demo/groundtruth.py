@@ -75,65 +75,71 @@ def gt_scores(objects: Sequence, components: Sequence[tuple[int, Tensor]], subse
     components: (subset row, leave-one-out energy map [H, W]) for the top-k components;
     subsets: uint8 [2**n, n] (row k marks the players of subset k);
     player_masks: float [n, H, W] (a pixel belongs to a player where the mask > 0.5)."""
-    present = [o for o in objects if o.present and bool(o.mask.any())]
-    masks = torch.stack([o.mask.bool().cpu() for o in present]) if present else None   # [m, H, W]
-    union = masks.any(0) if masks is not None else None
+    scene = _scene_masks(objects)
     pm = player_masks.detach().float().cpu() > 0.5
     subsets = subsets.detach().cpu()
-    purity, agree, background, contains = [], [], [], []
-    slot_purity, absent_share = [], []
-    slots = [o.slot.bool().cpu() for o in objects if getattr(o, "slot", None) is not None and bool(o.slot.any())]
-    absent = [o.slot.bool().cpu() for o in objects
-              if not o.present and getattr(o, "slot", None) is not None and bool(o.slot.any())]
-    absent_union = torch.stack(absent).any(0) if absent else None
-    covered = [False] * len(present)
+    per: dict[str, list[float]] = {key: [] for key in PER_COMPONENT}
+    covered: set[int] = set()
     for row, energy in components:
-        e = energy.detach().float().cpu().clamp(min=0)
-        total = float(e.sum())
-        if total <= 0.0:
-            slot_purity.append(0.0)
-            absent_share.append(0.0)
-            purity.append(0.0)
-            agree.append(0.0)
-            background.append(0.0)
-            contains.append(0.0)
-            continue
-        slot_purity.append(max((float((e * m).sum()) / total for m in slots), default=0.0))
-        outside = ~union if union is not None else torch.ones_like(e, dtype=torch.bool)
-        absent_share.append(float((e * (absent_union & outside)).sum()) / total if absent_union is not None else 0.0)
         members = subsets[int(row)].bool()
         region = pm[members].any(0) if bool(members.any()) else torch.zeros_like(pm[0])
-        if masks is None:
-            purity.append(0.0)
-            agree.append(0.0)
-            background.append(1.0)
-            contains.append(0.0)
-            continue
-        shares = (e.unsqueeze(0) * masks).flatten(1).sum(1) / total       # [m]
-        best = int(shares.argmax())
-        purity.append(float(shares[best]))
-        for j in range(len(present)):
-            if float(shares[j]) > COVERAGE_THRESHOLD:
-                covered[j] = True
-        agree.append(float((e * (region & union)).sum()) / total)
-        background.append(float((e * ~union).sum()) / total)
-        obj = masks[best]
-        contains.append(float((obj & region).sum()) / float(obj.sum()))
+        scores, hits = _component_scores(energy.detach().float().cpu().clamp(min=0), region, scene)
+        for key in PER_COMPONENT:
+            per[key].append(scores[key])
+        covered |= hits
 
     def mean(v: list[float]) -> float:
         return float(sum(v) / len(v)) if v else 0.0
 
+    n_present = 0 if scene["masks"] is None else scene["masks"].shape[0]
     return {
-        "gt_object_purity": mean(purity),
-        "gt_object_coverage": (sum(covered) / len(present)) if present else 0.0,
-        "gt_region_agreement": mean(agree),
-        "gt_background_share": mean(background),
-        "gt_region_contains_object": mean(contains),
-        "gt_slot_purity": mean(slot_purity),
-        "gt_absent_share": mean(absent_share),
-        "gt_objects_present": float(len(present)),
+        "gt_object_purity": mean(per["purity"]),
+        "gt_object_coverage": (len(covered) / n_present) if n_present else 0.0,
+        "gt_region_agreement": mean(per["agree"]),
+        "gt_background_share": mean(per["background"]),
+        "gt_region_contains_object": mean(per["contains"]),
+        "gt_slot_purity": mean(per["slot_purity"]),
+        "gt_absent_share": mean(per["absent_share"]),
+        "gt_objects_present": float(n_present),
         "gt_components_scored": float(len(components)),
     }
+
+
+PER_COMPONENT = ("purity", "agree", "background", "contains", "slot_purity", "absent_share")
+
+
+def _scene_masks(objects: Sequence) -> dict:
+    """The present objects' masks [m, H, W] and their union, every non-empty slot, and the union of
+    the slots of absent objects (None where there are none)."""
+    present = [o for o in objects if o.present and bool(o.mask.any())]
+    masks = torch.stack([o.mask.bool().cpu() for o in present]) if present else None
+    absent = [o.slot.bool().cpu() for o in objects
+              if not o.present and getattr(o, "slot", None) is not None and bool(o.slot.any())]
+    return {"masks": masks, "union": masks.any(0) if masks is not None else None,
+            "slots": [o.slot.bool().cpu() for o in objects
+                      if getattr(o, "slot", None) is not None and bool(o.slot.any())],
+            "absent_union": torch.stack(absent).any(0) if absent else None}
+
+
+def _component_scores(e: Tensor, region: Tensor, scene: dict) -> tuple[dict[str, float], set[int]]:
+    """One component's shares (energy e [H, W] >= 0, its regions' pixels `region`) and the indices
+    of the present objects it covers (share above COVERAGE_THRESHOLD)."""
+    total = float(e.sum())
+    if total <= 0.0:
+        return dict.fromkeys(PER_COMPONENT, 0.0), set()
+    masks, union, absent_union = scene["masks"], scene["union"], scene["absent_union"]
+    out = {"slot_purity": max((float((e * m).sum()) / total for m in scene["slots"]), default=0.0)}
+    outside = ~union if union is not None else torch.ones_like(e, dtype=torch.bool)
+    out["absent_share"] = float((e * (absent_union & outside)).sum()) / total if absent_union is not None else 0.0
+    if masks is None:
+        return {**out, "purity": 0.0, "agree": 0.0, "background": 1.0, "contains": 0.0}, set()
+    shares = (e.unsqueeze(0) * masks).flatten(1).sum(1) / total       # [m]
+    best = int(shares.argmax())
+    obj = masks[best]
+    out.update(purity=float(shares[best]), agree=float((e * (region & union)).sum()) / total,
+               background=float((e * ~union).sum()) / total,
+               contains=float((obj & region).sum()) / float(obj.sum()))
+    return out, {j for j in range(masks.shape[0]) if float(shares[j]) > COVERAGE_THRESHOLD}
 
 
 # ----------------------------------------------------------------------------------------------
