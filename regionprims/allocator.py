@@ -18,10 +18,13 @@ import ctypes
 import ctypes.util
 import os
 
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3     # glibc's mallopt parameter numbers
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8   # glibc's mallopt parameters
 MMAP_BYTES = 1 << 30        # blocks below 1 GiB come from the heap and are reused
 TRIM_BYTES = 1 << 30        # free memory at the top of the heap kept up to 1 GiB
 TOP_PAD_BYTES = 1 << 28     # the heap grows in steps of 256 MiB, not page by page
+ARENAS = 1                  # threads share the main heap: a thread's own arena is made of 64 MiB
+                            # heaps, so its large blocks were mmapped and faulted in at every step
+                            # again (the explorer's background decomposition: 28.4 s against 17.7 s)
 
 _tuned: bool | None = None
 
@@ -47,6 +50,6 @@ def _apply() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
-    results = [mallopt(M_MMAP_THRESHOLD, MMAP_BYTES), mallopt(M_TRIM_THRESHOLD, TRIM_BYTES),
-               mallopt(M_TOP_PAD, TOP_PAD_BYTES)]
+    results = [mallopt(M_ARENA_MAX, ARENAS), mallopt(M_MMAP_THRESHOLD, MMAP_BYTES),
+               mallopt(M_TRIM_THRESHOLD, TRIM_BYTES), mallopt(M_TOP_PAD, TOP_PAD_BYTES)]
     return all(r == 1 for r in results)
