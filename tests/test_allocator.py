@@ -9,33 +9,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# allocate, fill and free a 64 MiB tensor 12 times after a warm-up; print the minor page faults that took
+# allocate, fill and free a 64 MiB tensor 12 times after a warm-up, in the main thread or in a
+# thread started after the setting (as the explorer's job thread is); print the minor page faults
 FAULTS = """
-import json, resource, sys, torch
-from regionprims import allocator
-tuned = allocator.tune() if sys.argv[1] == "tune" else False
-for _ in range(10):     # warm-up: the heap settles after a few cycles (measured: 7)
-    x = torch.empty(16 << 20); x.fill_(1.0); del x
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(12):
-    x = torch.empty(16 << 20); x.fill_(1.0); del x
-print(json.dumps({"tuned": tuned, "faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before}))
-"""
-
-# the same cycles in a thread started after the setting (as the explorer's job thread is)
-THREADED = """
 import json, resource, sys, threading, torch
 from regionprims import allocator
 tuned = allocator.tune() if sys.argv[1] == "tune" else False
 out = {}
 def work():
-    for _ in range(10):
+    for _ in range(10):     # warm-up: the heap settles after a few cycles (measured: 7)
         x = torch.empty(16 << 20); x.fill_(1.0); del x
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(12):
         x = torch.empty(16 << 20); x.fill_(1.0); del x
     out["faults"] = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-t = threading.Thread(target=work); t.start(); t.join()
+if sys.argv[2] == "thread":
+    t = threading.Thread(target=work); t.start(); t.join()
+else:
+    work()
 print(json.dumps({"tuned": tuned, **out}))
 """
 
@@ -48,8 +39,8 @@ def _run(code: str, *args: str, env: dict | None = None) -> dict:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_tuned_process_reuses_freed_buffers_instead_of_faulting_them_in():
-    plain = _run(FAULTS, "plain")
-    tuned = _run(FAULTS, "tune")
+    plain = _run(FAULTS, "plain", "main")
+    tuned = _run(FAULTS, "tune", "main")
     assert tuned["tuned"] is True
     # 12 x 64 MiB = 196 608 pages of 4 KiB faulted in again without tuning; a handful with it
     assert plain["faults"] > 100_000
@@ -60,7 +51,7 @@ def test_tuned_process_reuses_freed_buffers_instead_of_faulting_them_in():
 def test_a_thread_started_after_tuning_reuses_freed_buffers_too():
     """The explorer decomposes in a background thread; a thread's own malloc arena would mmap
     every large block again (measured: 28.4 s against 17.7 s for omniart-eyes)."""
-    plain, tuned = _run(THREADED, "plain"), _run(THREADED, "tune")
+    plain, tuned = _run(FAULTS, "plain", "thread"), _run(FAULTS, "tune", "thread")
     assert plain["faults"] > 100_000
     assert tuned["faults"] < plain["faults"] / 20
 
