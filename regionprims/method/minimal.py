@@ -157,8 +157,8 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     total = (k_all - 1) * settings.steps + (n * settings.warm_steps if warm else 0)
 
     def optimise(reg, start, st, base, done, trace=None):
-        return _descend_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total, trace,
-                           base)
+        return _descend_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total,
+                              trace, base)
 
     masks, half, steps_used, warm_evals = _all_masks(optimise, region, subsets, player_masks, (h, w), c, settings,
                                                      chunk_size, trace)
@@ -228,8 +228,9 @@ def fit_losses(gen: SplitGenerator, ctx: SplitContext, feats: Tensor, image: Ten
     return torch.cat(fit), torch.cat(rec)
 
 
-def direction(settings: OptimSettings, m1: Tensor, m2: Tensor, t: Tensor) -> Tensor:
-    """The step direction of each row from its bias-corrected gradient moments (t: steps taken, [k,1..]).
+def direction(settings: OptimSettings, m1: Tensor, m2: Tensor | None, t: Tensor) -> Tensor:
+    """The step direction of each row from its bias-corrected gradient moments (t: steps taken, [k,1..];
+    the second moment m2 only for Adam, None for ngd).
 
     'ngd': the momentum gradient divided by its largest absolute entry in the row, so the cell the
     loss depends on most moves by the learning rate and every other cell in proportion to its
@@ -244,12 +245,13 @@ def direction(settings: OptimSettings, m1: Tensor, m2: Tensor, t: Tensor) -> Ten
 
 def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
                    trace=None, base=None):
-    """The optimiser (settings.optimizer) on the mask parameters of one chunk. With early_stop, a row leaves the batch once its loss
-    has improved by less than `tol` (relative) for `patience` consecutive steps.
+    """The optimiser (settings.optimizer) on the mask parameters of one chunk. With early_stop, a row
+    leaves the batch once its loss has improved by less than `tol` (relative) for `patience`
+    consecutive steps.
     Returns (logits, steps used per row, total row-steps)."""
     k = logits.shape[0]
     m1 = torch.zeros_like(logits)
-    m2 = torch.zeros_like(logits)
+    m2 = torch.zeros_like(logits) if settings.optimizer == "adam" else None    # ngd needs no second moment
     t = torch.zeros(k, device=logits.device)
     best = torch.full((k,), math.inf, device=logits.device)
     stall = torch.zeros(k, dtype=torch.long, device=logits.device)
@@ -273,8 +275,9 @@ def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, p
         with torch.no_grad():
             t[idx] += 1
             m1[idx] = BETA1 * m1[idx] + (1 - BETA1) * grad
-            m2[idx] = BETA2 * m2[idx] + (1 - BETA2) * grad.square()
-            step_dir = direction(settings, m1[idx], m2[idx], t[idx].view(shape))
+            if m2 is not None:
+                m2[idx] = BETA2 * m2[idx] + (1 - BETA2) * grad.square()
+            step_dir = direction(settings, m1[idx], None if m2 is None else m2[idx], t[idx].view(shape))
             logits[idx] = project(a.detach() - learning_rate(settings, step) * step_dir, settings)
             cur = loss.detach()
             improved = cur < best[idx] * (1 - settings.tol)
