@@ -70,10 +70,8 @@ def optim_settings(args):
     """The OptimSettings of the flags given; each flag not given keeps its default."""
     from regionprims.method.specs import OptimSettings
     base = OptimSettings()
-    return OptimSettings(steps=args.steps if args.steps is not None else base.steps,
-                         lr=args.lr if args.lr is not None else base.lr,
-                         lam=args.lam if args.lam is not None else base.lam,
-                         mask=args.mask or base.mask,
+    return OptimSettings(steps=_given(args.steps, base.steps), lr=_given(args.lr, base.lr),
+                         lam=_given(args.lam, base.lam), mask=_given(args.mask, base.mask),
                          baseline_codes=_given(args.baseline_codes, base.baseline_codes),
                          chunk=_given(args.chunk, base.chunk), memory_mb=_given(args.memory_mb, base.memory_mb))
 
