@@ -6,7 +6,7 @@ from regionprims.pipeline import decompose, make_spec
 from regionprims.method.specs import OptimSettings
 torch.set_num_threads(2)
 gen = load_generator("demo")
-old = OptimSettings(tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)
+old = OptimSettings(optimizer="adam", tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)
 for rep in range(2):
     for name, s in (("before issue 9", old), ("default", OptimSettings())):
         spec = make_spec(gen, "face", 3, settings=s)

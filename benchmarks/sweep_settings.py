@@ -18,7 +18,7 @@ from regionprims.method.specs import OptimSettings
 
 # the method before issue 9 (free masks, sigmoid logits, constant learning rate, 5 steps); the old
 # variants below are changes of it, the last rows the monotone default (docs/method.md §4)
-OLD = OptimSettings(tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)
+OLD = OptimSettings(optimizer="adam", tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)
 VARIANTS = {
     "mean-normalised loss, receptive start, 60 steps, early stop":
         replace(OLD, loss_norm="mean", init="receptive", steps=60, early_stop=True),
@@ -33,8 +33,8 @@ VARIANTS = {
     "singletons start, 5 steps, λ 0.03": replace(OLD, lam=0.03),
     "singletons start, 5 steps, lr 0.1": replace(OLD, lr=0.1),
     "singletons start, 5 steps, channel masks": replace(OLD, mask="channel"),
-    "monotone, μ 0.003, 10 steps, lr 0.1 (default)": OptimSettings(),
-    "monotone, μ 0, 10 steps, lr 0.1": OptimSettings(mu=0.0),
+    "default (monotone, ngd, μ 0.003 after the warm start)": OptimSettings(),
+    "default with μ 0": OptimSettings(mu=0.0),
 }
 COLUMNS = ["objective", "residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20", "sparsity_top20",
            "gt_object_purity", "gt_region_agreement"]

@@ -96,10 +96,24 @@ def test_a_file_without_the_later_settings_reads_as_it_was_made(saved, tmp_path)
     with safe_open(str(saved[1]), "pt") as fh:
         header, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
     meta = json.loads(header["regionprims"])
-    for key in ("optimizer", "tie", "mu", "param", "schedule"):
+    for key in ("optimizer", "tie", "mu", "param", "schedule", "warm_mu"):
         meta["settings"].pop(key)
     save_file(tensors, str(tmp_path / "old.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
     settings = load_decomposition(tmp_path / "old.safetensors").spec.settings
-    assert (settings.optimizer, settings.tie, settings.mu, settings.param, settings.schedule) == \
-        ("adam", "none", 0.0, "sigmoid", "constant")
+    assert (settings.optimizer, settings.tie, settings.mu, settings.param, settings.schedule, settings.warm_mu) == \
+        ("adam", "none", 0.0, "sigmoid", "constant", 0.0)
     assert load_decomposition(saved[1]).spec.settings.optimizer == "ngd"
+
+
+def test_a_file_from_before_warm_mu_used_its_mu_for_the_warm_start(saved, tmp_path):
+    """Before `warm_mu` existed the single-player masks were optimised with the file's mu."""
+    from safetensors import safe_open
+    with safe_open(str(saved[1]), "pt") as fh:
+        header, tensors = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    meta = json.loads(header["regionprims"])
+    meta["settings"].pop("warm_mu")
+    meta["settings"]["mu"] = 0.007
+    save_file(tensors, str(tmp_path / "mid.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
+    settings = load_decomposition(tmp_path / "mid.safetensors").spec.settings
+    assert (settings.mu, settings.warm_mu) == (0.007, 0.007)
+    assert load_decomposition(saved[1]).spec.settings.warm_mu == 0.0

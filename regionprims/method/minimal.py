@@ -6,7 +6,8 @@ u(S) = f0 + m_S ⊙ (f − f0), m_S spatial [1, h, w] or channel × spatial [C, 
 
 with pixels in [0, 1], the squared error summed over RGB and P one player region's pixel count
 (loss_norm "region"; "mean" divides by |M_S|). u(∅) = f0 exactly (m = 0). Default (docs/method.md):
-the n single-player masks are optimised first (warm_steps, from the receptive-field masks); then
+the n single-player masks are optimised first (warm_steps, from the receptive-field masks, with
+the uniqueness weight warm_mu = 0 in place of mu: docs/method.md §4); then
 the masks are tied monotone (tie "monotone", method/monotone.py): m_S = b_S + (1 − b_S) ⊙ a_S with
 b_S the union of the masks of S's subsets one player smaller and a_S ∈ [0, 1] projected, optimised
 level by level, every subset for the same number of steps (normalised gradient descent with
@@ -176,12 +177,21 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
                                                      per_pixels)
     mask_mean = masks.flatten(1).mean(1)
     objective = recon[1:] + settings.lam * mask_mean[1:]        # reconstruction + mask size (comparable for any mu)
-    minimised = objective + settings.mu * masks[1:].square().flatten(1).mean(1)     # what was minimised
+    minimised = objective + _ridge_weights(subsets, settings)[1:].to(device) * masks[1:].square().flatten(1).mean(1)
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
             "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
             "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
+
+
+def _ridge_weights(subsets: Tensor, settings: OptimSettings) -> Tensor:
+    """The uniqueness weight each row was optimised with: warm_mu for the single-player masks that
+    the monotone masks keep from the warm start, mu for every other row."""
+    mu = torch.full((subsets.shape[0],), settings.mu)
+    if settings.tie == "monotone":
+        mu[subsets.sum(1) == 1] = settings.warm_mu
+    return mu
 
 
 def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, settings, chunk_size, trace):
@@ -191,8 +201,8 @@ def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, setti
     warm_evals = 0
     if settings.init == "singletons":
         start = initial_logits(player_masks.cpu(), feat_hw, channels, replace(settings, init="receptive")).to(device)
-        singles, _, warm_evals, singles_half = optimise(player_masks.to(device), start,
-                                                        replace(settings, steps=settings.warm_steps), None, 0)
+        warm = replace(settings, steps=settings.warm_steps, mu=settings.warm_mu)
+        singles, _, warm_evals, singles_half = optimise(player_masks.to(device), start, warm, None, 0)
     if settings.tie == "monotone":
         from regionprims.method.monotone import monotone_masks
         return (*monotone_masks(optimise, region, subsets, to_mask(singles, settings), to_mask(singles_half, settings),

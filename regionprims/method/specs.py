@@ -28,6 +28,8 @@ class OptimSettings:
     lr: float = 0.4                 # learning rate (on the mask values, or the logits)
     lam: float = 0.01               # weight of the mask-size penalty
     mu: float = 0.003               # weight of mean(m^2), a strictly convex tie-breaker (uniqueness term)
+    warm_mu: float = 0.0            # the same weight for the single-player masks of the warm start
+                                    # (0: they are not tied to anything; docs/method.md §4)
     mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
     init: Literal["singletons", "receptive", "full"] = "singletons"   # start of the masks (minimal.py)
     warm_steps: int = 60            # steps for the single-player masks of the 'singletons' start
@@ -59,8 +61,9 @@ class OptimSettings:
             raise UserError(f"init must be 'singletons', 'receptive' or 'full', got {self.init!r}")
         if not 0 <= self.warm_steps <= 100_000:
             raise UserError(f"warm steps must be between 0 and 100000, got {self.warm_steps}")
-        if not self.mu >= 0:
-            raise UserError(f"mu must be >= 0, got {self.mu}")
+        for name in ("mu", "warm_mu"):
+            if not 0 <= getattr(self, name) <= 1e3:
+                raise UserError(f"{name} must be in [0, 1000], got {getattr(self, name)}")
         for name, allowed in (("param", ("sigmoid", "box")), ("schedule", ("constant", "cosine")),
                               ("tie", ("none", "monotone")), ("optimizer", ("ngd", "adam"))):
             if getattr(self, name) not in allowed:
@@ -82,6 +85,15 @@ class OptimSettings:
 # What a saved file that lacks a setting was made with: the setting did not exist yet, and the
 # behaviour then is not today's default (store/filecheck.meta_settings fills these in).
 SETTINGS_BEFORE_FIELD = {"tie": "none", "mu": 0.0, "param": "sigmoid", "schedule": "constant", "optimizer": "adam"}
+
+
+def settings_before_fields(raw: dict) -> dict:
+    """The values of the settings a file's `raw` settings lack (SETTINGS_BEFORE_FIELD); warm_mu,
+    before it existed, was the file's mu (the warm start used the same weight as every level)."""
+    filled = {k: v for k, v in SETTINGS_BEFORE_FIELD.items() if k not in raw}
+    if "warm_mu" not in raw:
+        filled["warm_mu"] = raw.get("mu", SETTINGS_BEFORE_FIELD["mu"])
+    return filled
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import torch
 
 from regionprims.errors import UserError
 from regionprims.method.regions import PAPER_GRID, Layout, parse_layout, player_masks, subset_matrix
-from regionprims.method.specs import SETTINGS_BEFORE_FIELD, OptimSettings
+from regionprims.method.specs import OptimSettings, settings_before_fields
 from regionprims.models.precision import PRECISIONS
 from regionprims.validation import validate_seed, validate_truncation
 
@@ -130,7 +130,7 @@ def meta_layout(meta: dict, where: str) -> Layout:
 
 def meta_settings(meta: dict, where: str) -> OptimSettings:
     """OptimSettings from the metadata: known fields only, each of its default's type, validated; a
-    setting the file lacks takes the value it had before the setting existed (SETTINGS_BEFORE_FIELD)."""
+    setting the file lacks takes the value it had before the setting existed (specs.settings_before_fields)."""
     raw = meta.get("settings")
     if not isinstance(raw, dict):
         raise _fail(where, "metadata 'settings' must be a JSON object")
@@ -146,7 +146,7 @@ def meta_settings(meta: dict, where: str) -> OptimSettings:
               _number(value) and math.isfinite(value) if isinstance(default, float) else isinstance(value, str))
         if not ok:
             raise _fail(where, f"setting '{name}' has the wrong type ({type(value).__name__})")
-    settings = OptimSettings(**{**{k: v for k, v in SETTINGS_BEFORE_FIELD.items() if k not in raw}, **raw})
+    settings = OptimSettings(**{**settings_before_fields(raw), **raw})
     try:
         settings.validate()
     except UserError as exc:

@@ -1,0 +1,76 @@
+"""The minimal features' own rules (docs/method.md §4): monotone masks, and the uniqueness weight
+of the warm start (warm_mu) kept apart from that of the later levels (mu)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from regionprims.method.minimal import compute_baseline, optimize_minimal_features
+from regionprims.method.regions import player_masks, subset_matrix
+from regionprims.method.specs import OptimSettings
+from regionprims.pipeline import image_and_feature, make_spec
+
+SMALL = OptimSettings(steps=4, warm_steps=6, baseline_codes=4)
+
+
+@pytest.fixture(scope="module")
+def problem(tiny_gen):
+    spec = make_spec(tiny_gen, 0, 5, layout="2x2", settings=SMALL)
+    _, f, x, ctx = image_and_feature(tiny_gen, spec)
+    f0, _ = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes)
+    masks = player_masks(spec.layout, tiny_gen.image_size, tiny_gen.image_size)
+    return tiny_gen, ctx, f, f0, x, masks, subset_matrix(spec.layout.n)
+
+
+def run(problem, settings: OptimSettings):
+    gen, ctx, f, f0, x, masks, subsets = problem
+    return optimize_minimal_features(gen, ctx, f, f0, x, masks, subsets, settings)
+
+
+def spatial_masks(minimal, f, f0):
+    """m_S per feature cell from u(S) = f0 + m_S * (f - f0): least squares over the channels."""
+    delta = (f - f0).unsqueeze(0)
+    return ((minimal - f0) * delta).sum(1) / delta.square().sum(1).clamp_min(1e-20)
+
+
+def test_masks_are_monotone_in_the_player_set(problem):
+    _, _, f, f0, _, _, subsets = problem
+    minimal, _, _ = run(problem, SMALL)
+    m = spatial_masks(minimal, f, f0)
+    assert m.min() >= -1e-5 and m.max() <= 1 + 1e-5
+    checked = 0
+    for s in range(1, 2 ** subsets.shape[1]):
+        for i in range(subsets.shape[1]):
+            if s >> i & 1:
+                assert (m[s] - m[s ^ (1 << i)]).min() >= -1e-5, (s, i)
+                checked += 1
+    assert checked == 32                      # every (S, i in S) pair of 4 players
+
+
+def test_the_warm_start_uses_warm_mu_not_mu(problem):
+    singles = subset_matrix(4).sum(1) == 1
+    a, _, _ = run(problem, replace(SMALL, mu=0.003, warm_mu=0.0))
+    b, _, _ = run(problem, replace(SMALL, mu=0.5, warm_mu=0.0))
+    c, _, _ = run(problem, replace(SMALL, mu=0.003, warm_mu=0.5))
+    assert torch.equal(a[singles], b[singles])                # mu does not reach the single-player masks
+    assert not torch.equal(a[~singles], b[~singles])          # ... but does reach the later levels
+    assert (c[singles] - a[singles]).abs().max() > 1e-4       # warm_mu does reach them
+
+
+def test_minimised_mean_weighs_each_row_with_the_weight_it_was_optimised_with(problem):
+    _, _, f, f0, _, _, subsets = problem
+    settings = replace(SMALL, mu=0.2, warm_mu=0.05)
+    minimal, _, info = run(problem, settings)
+    m = spatial_masks(minimal, f, f0)[1:]
+    weight = torch.where(subsets[1:].sum(1) == 1, 0.05, 0.2)
+    ridge = (weight * m.square().flatten(1).mean(1)).mean()
+    assert info["minimised_mean"] - info["objective_mean"] == pytest.approx(float(ridge), rel=1e-4)
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), 2e3])
+def test_warm_mu_out_of_range_is_refused(value):
+    from regionprims.errors import UserError
+    with pytest.raises(UserError, match="warm_mu"):
+        replace(SMALL, warm_mu=value).validate()
