@@ -1,9 +1,11 @@
 """Side-by-side CPU cost of the settings before issue 9 and the default on one demo image (docs/benchmarks.md,
 "CPU time of the default"). usage: python benchmarks/bench_default_cost.py"""
 import time, torch
+from regionprims import allocator
 from regionprims.models.registry import load_generator
 from regionprims.pipeline import decompose, make_spec
 from regionprims.method.specs import OptimSettings
+allocator.tune()                    # as the CLI and the explorer run (regionprims/allocator.py)
 torch.set_num_threads(2)
 gen = load_generator("demo")
 old = OptimSettings(optimizer="adam", tie="none", param="sigmoid", schedule="constant", mu=0.0, steps=5, lr=0.25)

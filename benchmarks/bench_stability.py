@@ -50,6 +50,7 @@ HISTORY = {
     "ngd-0.4": OptimSettings(lr=0.4),  # the second round's default (warm start with mu 0.003)
 }
 VARIANTS = {**{name: replace(s, warm_mu=s.mu) for name, s in HISTORY.items()},
+            "warm0-mu0.001": OptimSettings(mu=0.001),
             "default": OptimSettings()}    # monotone, mu 0.003 (warm start 0), ngd, lr 0.4, 10 steps
 
 
@@ -128,7 +129,7 @@ def main() -> None:
 def _fmt(key: str, v: float) -> str:
     if v != v:
         return "—"                         # not measured (--quick)
-    return f"{v:.5f}" if key.startswith("objective") else f"{v:.2f}" if key.startswith("seconds") else f"{v:.3f}"
+    return f"{v:.6f}" if key.startswith("objective") else f"{v:.2f}" if key.startswith("seconds") else f"{v:.3f}"
 
 
 if __name__ == "__main__":

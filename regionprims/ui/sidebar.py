@@ -79,7 +79,7 @@ def choose() -> None:
                  help="RxC: a grid whose cells are the players (click patches on the Explore page to "
                       "change them). paper: a 6x6 grid with 9 foreground players.")
     with st.expander("Optimisation settings"):
-        st.number_input("Steps per subset (most)", *STEPS_RANGE, step=5, key=state.STEPS,
+        st.number_input("Steps per subset", *STEPS_RANGE, step=5, key=state.STEPS,
                         help="Optimiser steps for each minimal feature u(S) after the warm start, the same for every subset.")
         st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
                         help="Latent codes averaged for the baseline feature f0.")

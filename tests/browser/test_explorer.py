@@ -68,7 +68,7 @@ def test_decompose_with_the_button_then_move_a_slider(page: Page, app_url: str):
     page.get_by_role("option", name="2x2", exact=True).click()
     idle(page)
     page.get_by_text("Optimisation settings").click()
-    set_number(page, "Steps per subset (most)", 3)
+    set_number(page, "Steps per subset", 3)
     set_number(page, "Baseline codes M", 4)
     page.get_by_role("button", name=re.compile(r"Decompose \(16 subsets\)")).click()
     wait_for_mixer(page)
