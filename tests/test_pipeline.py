@@ -292,3 +292,21 @@ def test_additivity_leaves_out_subsets_whose_minimal_feature_is_the_baseline():
     mean, per_t = M.additivity_error(comps, u, [2])           # keep only I({1})
     by_hand = [(comps[2] - u[2]).norm() / u[2].norm(), (comps[2] - u[3]).norm() / u[3].norm()]
     assert mean == pytest.approx(float(sum(by_hand) / 2), rel=1e-6) and mean < 10
+
+
+def test_auto_chunk_outside_the_main_thread_bounds_the_largest_tensor(tiny_gen, dec, monkeypatch):
+    """A background thread may be served by a glibc arena of 64 MiB heaps: there no tensor of a
+    batch may exceed THREAD_BLOCK_BYTES (minimal.auto_chunk); the main thread keeps the memory bound."""
+    import threading
+    from regionprims.method import minimal
+    ctx = image_and_feature(tiny_gen, dec.spec)[3]
+    block = minimal.largest_block_per_sample(tiny_gen, ctx, dec.feature)
+    assert 0 < block < minimal.activation_bytes_per_sample(tiny_gen, ctx, dec.feature)
+    monkeypatch.setattr(minimal, "THREAD_BLOCK_BYTES", 5 * block + block // 2)    # room for 5 samples
+    main = minimal.auto_chunk(tiny_gen, ctx, dec.feature, memory_mb=4096, most=10 ** 9)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(
+        minimal.auto_chunk(tiny_gen, ctx, dec.feature, memory_mb=4096, most=10 ** 9)))
+    worker.start()
+    worker.join()
+    assert main > 5 and seen == [5]

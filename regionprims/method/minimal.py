@@ -18,6 +18,7 @@ can be frozen and snapshots taken (the stability proxy).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import replace
 
 import torch
@@ -31,6 +32,7 @@ from regionprims.method.specs import OptimSettings
 
 BASELINE_SEED = 1_000_003       # codes for f0 come from their own seed, never the image's
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8    # gradient momentum, Adam's second moment and its floor
+THREAD_BLOCK_BYTES = 32 << 20           # largest tensor of a batch outside the main thread (auto_chunk)
 
 
 @torch.no_grad()
@@ -85,24 +87,34 @@ def learning_rate(settings: OptimSettings, step: int) -> float:
     return settings.lr
 
 
+def _saved_sizes(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, batch: int) -> list[int]:
+    """Bytes of every tensor autograd saves in a tail forward of `batch` copies of the feature,
+    then the output's, in the order they are saved."""
+    sizes: list[int] = []
+
+    def pack(t: Tensor) -> Tensor:
+        sizes.append(t.numel() * t.element_size())
+        return t
+
+    x = feature.unsqueeze(0).expand(batch, *feature.shape).clone().requires_grad_(True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = gen.tail(x, ctx)
+    return sizes + [out.numel() * out.element_size()]
+
+
 def activation_bytes_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
     """Memory that one more sample adds to a tail forward + backward: the tensors autograd saves
     for a batch of 2 minus those for a batch of 1 (weights saved once cancel out), plus the
     sample's output, feature and mask buffers."""
-    def saved(batch: int) -> int:
-        total = 0
+    grown = sum(_saved_sizes(gen, ctx, feature, 2)) - sum(_saved_sizes(gen, ctx, feature, 1))
+    return max(1, grown) + 8 * feature.numel() * feature.element_size()
 
-        def pack(t: Tensor) -> Tensor:
-            nonlocal total
-            total += t.numel() * t.element_size()
-            return t
 
-        x = feature.unsqueeze(0).expand(batch, *feature.shape).clone().requires_grad_(True)
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = gen.tail(x, ctx)
-        return total + out.numel() * out.element_size()
-
-    return max(1, saved(2) - saved(1)) + 8 * feature.numel() * feature.element_size()
+def largest_block_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
+    """The per-sample bytes of the largest tensor of a tail forward that grows with the batch
+    (a saved activation or the output; weights do not grow)."""
+    one, two = _saved_sizes(gen, ctx, feature, 1), _saved_sizes(gen, ctx, feature, 2)
+    return max([b - a for a, b in zip(one, two)] + [1])
 
 
 def memory_budget_mb(device: torch.device | str, memory_mb: int) -> int:
@@ -122,8 +134,19 @@ def chunk_for(bytes_per_sample: int, memory_mb: int, most: int = 512) -> int:
 
 
 def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_mb: int, most: int = 512) -> int:
-    """Subsets per batch so that the optimisation's activations stay under memory_mb."""
-    return chunk_for(activation_bytes_per_sample(gen, ctx, feature), memory_mb, most)
+    """Subsets per batch so that the optimisation's activations stay under memory_mb; on the CPU
+    outside the main thread also so that no single tensor exceeds THREAD_BLOCK_BYTES.
+
+    Why the second bound: a thread that glibc serves from an arena other than the main one (the
+    explorer's background job, whose server threads made arenas before the allocator was tuned)
+    gets its memory in 64 MiB heaps, and a block larger than a heap is mmapped anew and faulted in
+    at every optimisation step whatever the allocator settings: the omniart-eyes decomposition
+    took 26.4 s in such a thread against 17.2 s, and 18.2 s with 32 subsets per batch
+    (docs/benchmarks.md, "The allocator"). The rows' results do not depend on the batching."""
+    chunk = chunk_for(activation_bytes_per_sample(gen, ctx, feature), memory_mb, most)
+    if feature.device.type == "cpu" and threading.current_thread() is not threading.main_thread():
+        chunk = min(chunk, max(1, THREAD_BLOCK_BYTES // largest_block_per_sample(gen, ctx, feature)))
+    return chunk
 
 
 def masked_mse(images: Tensor, target: Tensor, masks: Tensor, per_pixels: float | None = None) -> Tensor:
