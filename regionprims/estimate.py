@@ -227,6 +227,14 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost) -> Estimate:
     return Estimate(seconds=float(seconds), parts=parts, device=cost.device)
 
 
+def known_estimate(gen: SplitGenerator, spec: DecompositionSpec) -> Estimate | None:
+    """The estimate if this process has already probed the spec's model, split and device;
+    None otherwise (never probes: for callers that must not compete with a running job)."""
+    with _LOCK:
+        cost = _COSTS.get(cost_key(gen, spec.split))
+    return None if cost is None else estimate_seconds(spec, cost)
+
+
 def estimate(gen: SplitGenerator, spec: DecompositionSpec, cache=None) -> Estimate:
     """Probe (or reuse the probe of) the spec's model, split and device, and estimate."""
     return estimate_seconds(spec, tail_cost(gen, spec.split, cache))

@@ -134,3 +134,23 @@ def test_probe_never_times_a_batch_larger_than_the_run_would_use(tiny_gen, monke
     monkeypatch.setattr(E, "chunk_for", lambda nbytes, memory_mb, most=512: 3)   # memory fits 3 samples
     cost = E.probe_tail_cost(tiny_gen, tiny_gen.default_split, budget_s=100.0)
     assert [b for b, _ in cost.steps] == [1, 2, 3]
+
+
+def test_known_estimate_never_probes(tiny_gen, monkeypatch):
+    """The explorer asks for the poll interval while a job runs: that must not start a probe."""
+    calls = []
+    real = E.probe_tail_cost
+    monkeypatch.setattr(E, "probe_tail_cost", lambda gen, split, **k: calls.append(split) or real(gen, split, **k))
+    E.forget_costs()
+    spec = make_spec(tiny_gen, 0, 1, layout="2x2", settings=OptimSettings(steps=2, warm_steps=2, baseline_codes=4))
+    assert E.known_estimate(tiny_gen, spec) is None and calls == []
+    probed = E.estimate(tiny_gen, spec)
+    assert E.known_estimate(tiny_gen, spec) == probed and len(calls) == 1
+    E.forget_costs()
+
+
+@pytest.mark.parametrize("expected, interval", [(None, 0.5), (0.0, 0.5), (3.0, 0.5), (12.0, 1.2), (20.0, 2.0),
+                                                (1800.0, 2.0), (float("nan"), 0.5)])
+def test_progress_poll_interval_is_a_tenth_of_the_expected_time_within_bounds(expected, interval):
+    from regionprims.ui.sidebar import poll_seconds
+    assert poll_seconds(expected) == pytest.approx(interval)
