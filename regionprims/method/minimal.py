@@ -141,8 +141,8 @@ def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_m
     explorer's background job, whose server threads made arenas before the allocator was tuned)
     gets its memory in 64 MiB heaps, and a block larger than a heap is mmapped anew and faulted in
     at every optimisation step whatever the allocator settings: the omniart-eyes decomposition
-    took 26.4 s in such a thread against 17.2 s, and 18.2 s with 32 subsets per batch
-    (docs/benchmarks.md, "The allocator"). The rows' results do not depend on the batching."""
+    took 27.5-27.7 s in such a thread, 19.0-20.9 s with this bound (docs/benchmarks.md, "The
+    allocator"). The rows' results do not depend on the batching."""
     chunk = chunk_for(activation_bytes_per_sample(gen, ctx, feature), memory_mb, most)
     if feature.device.type == "cpu" and threading.current_thread() is not threading.main_thread():
         chunk = min(chunk, max(1, THREAD_BLOCK_BYTES // largest_block_per_sample(gen, ctx, feature)))
