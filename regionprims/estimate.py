@@ -9,7 +9,8 @@ way `method.minimal` makes them:
 
     baseline:      M head passes                       (M = baseline codes)
     warm start:    warm_steps steps of the n single-player masks (batch n)
-    optimisation:  steps x every chunk of the 2^n - 1 subsets (batch = chunk, from the memory bound)
+    optimisation:  steps x every chunk of each level of 2..n players (monotone masks), or of all
+                   2^n - 1 subsets (free masks); batch = chunk, from the memory bound
     fit + metrics: one forward of every subset, plus ~TOP + 2 renders (all subsets when ranked by effect)
 
 This module is orchestration (it may use the store); the CLI prints its estimate before a job, the
@@ -18,6 +19,7 @@ explorer shows it by the Decompose button and asks for a confirmation above CONF
 from __future__ import annotations
 
 import json
+import math
 import statistics
 import threading
 import time
@@ -29,7 +31,7 @@ import torch
 from regionprims.method.metrics import TOP
 from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
-from regionprims.models.base import SplitGenerator
+from regionprims.models.base import SplitGenerator, mask_renderer
 
 CONFIRM_SECONDS = 120.0          # the explorer asks before starting a job expected to take longer
 PROBE_BUDGET_S = 0.5             # target length of the larger timed batch of the probe
@@ -123,9 +125,11 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     delta = torch.randn_like(f) * f.std().clamp_min(1e-3)
     c, h, w = f.shape
 
+    render = mask_renderer(gen, ctx, f, delta.unsqueeze(0))   # the engine's route (a model's fast one)
+
     def step(b: int) -> None:                      # one optimiser step's autograd work (minimal._descend_masks)
         a = torch.zeros(b, 1, h, w, device=device, requires_grad=True)
-        images = gen.tail(f + torch.sigmoid(a) * delta, ctx)
+        images = render(torch.sigmoid(a))
         loss = images.square().mean((1, 2, 3)).sum() + a.mean()
         torch.autograd.grad(loss, a)
 
@@ -165,7 +169,7 @@ _LOCK = threading.Lock()
 
 def cost_key(gen: SplitGenerator, split: str) -> str:
     precision = getattr(gen, "precision", "fp32")
-    return stable_hash(["tailcost/v1", gen.identity, split, str(gen.device), precision, torch.get_num_threads()])
+    return stable_hash(["tailcost/v2", gen.identity, split, str(gen.device), precision, torch.get_num_threads()])
 
 
 def tail_cost(gen: SplitGenerator, split: str, cache=None) -> TailCost:
@@ -209,20 +213,29 @@ def chunk_sizes(rows: int, chunk: int) -> list[int]:
     return [chunk] * full + ([rest] if rest else [])
 
 
+def refinement_batches(n: int, chunk: int, tie: str) -> list[int]:
+    """Batch sizes of the refinement steps. Monotone masks (method/monotone.py) refine level by
+    level, the subsets of 2..n players, each level in chunks (the single players come from the
+    warm start); free masks refine all 2^n - 1 subsets in chunks."""
+    if tie == "monotone":
+        return [b for k in range(2, n + 1) for b in chunk_sizes(math.comb(n, k), chunk)]
+    return chunk_sizes(2 ** n - 1, chunk)
+
+
 def estimate_seconds(spec: DecompositionSpec, cost: TailCost) -> Estimate:
     """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost."""
     s = spec.settings
     n = spec.layout.n
     rows = 2 ** n - 1
     chunk = s.chunk or chunk_for(cost.bytes_per_sample, memory_budget_mb(cost.device, s.memory_mb))
-    sizes = chunk_sizes(rows, chunk)
+    sizes = refinement_batches(n, chunk, s.tie)
     warm = s.warm_steps * cost.step(n) if s.init == "singletons" and s.warm_steps > 0 else 0.0
     optimisation = s.steps * sum(cost.step(b) for b in sizes)
     renders = rows + 1 + min(TOP, rows) + 2 + (rows if spec.rank_by == "effect" else 0)
     parts = {"baseline": (s.baseline_codes + 1) * cost.head_per_sample,
              "warm_start": warm, "optimisation": optimisation,
              "renders": renders * cost.forward_per_sample,
-             "chunk": chunk, "sample_steps": n * s.warm_steps + rows * s.steps}
+             "chunk": chunk, "sample_steps": (n * s.warm_steps if s.init == "singletons" else 0) + s.steps * sum(sizes)}
     seconds = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps"))
     return Estimate(seconds=float(seconds), parts=parts, device=cost.device)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -83,8 +84,16 @@ def test_estimate_counts_the_calls_of_a_decomposition(tiny_gen):
     cost = _cost([(1, 1.0), (512, 1.0)])
     est = E.estimate_seconds(spec, cost)
     assert est.parts["warm_start"] == pytest.approx(11.0)
-    assert est.parts["optimisation"] == pytest.approx(7 * 4)          # 15 subsets in chunks of 4
+    # monotone masks refine level by level: 6 pairs [4, 2], 4 triples [4], the quadruple [1]
+    assert E.refinement_batches(4, 4, "monotone") == [4, 2, 4, 1]
+    assert est.parts["optimisation"] == pytest.approx(7 * 4)
     assert est.seconds == pytest.approx(11 + 28)
+    assert est.parts["sample_steps"] == 4 * 11 + 7 * 11                # the 11 subsets of 2+ players
+    free = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=replace(settings, tie="none")), cost)
+    assert free.parts["optimisation"] == pytest.approx(7 * 4)          # 15 subsets in chunks of 4
+    assert free.parts["sample_steps"] == 4 * 11 + 7 * 15
+    # 3x3 with a chunk that holds every subset: one batch per level (8), not one for all 511
+    assert E.refinement_batches(9, 512, "monotone") == [36, 84, 126, 126, 84, 36, 9, 1]
     assert E.chunk_sizes(15, 4) == [4, 4, 4, 3] and E.chunk_sizes(8, 4) == [4, 4]
     # the automatic chunk comes from the measured memory per sample, as in method.minimal
     auto = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=OptimSettings(memory_mb=64)),
