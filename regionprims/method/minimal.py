@@ -102,19 +102,31 @@ def _saved_sizes(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, batch:
     return sizes + [out.numel() * out.element_size()]
 
 
+def _batch_sizes(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> tuple[list[int], list[int]]:
+    """_saved_sizes at batch 1 and at batch 2: what one more sample adds, tensor by tensor."""
+    return _saved_sizes(gen, ctx, feature, 1), _saved_sizes(gen, ctx, feature, 2)
+
+
+def _activation_bytes(one: list[int], two: list[int], feature: Tensor) -> int:
+    grown = sum(two) - sum(one)
+    return max(1, grown) + 8 * feature.numel() * feature.element_size()
+
+
+def _largest_block(one: list[int], two: list[int]) -> int:
+    return max([b - a for a, b in zip(one, two)] + [1])
+
+
 def activation_bytes_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
     """Memory that one more sample adds to a tail forward + backward: the tensors autograd saves
     for a batch of 2 minus those for a batch of 1 (weights saved once cancel out), plus the
     sample's output, feature and mask buffers."""
-    grown = sum(_saved_sizes(gen, ctx, feature, 2)) - sum(_saved_sizes(gen, ctx, feature, 1))
-    return max(1, grown) + 8 * feature.numel() * feature.element_size()
+    return _activation_bytes(*_batch_sizes(gen, ctx, feature), feature)
 
 
 def largest_block_per_sample(gen: SplitGenerator, ctx: SplitContext, feature: Tensor) -> int:
     """The per-sample bytes of the largest tensor of a tail forward that grows with the batch
     (a saved activation or the output; weights do not grow)."""
-    one, two = _saved_sizes(gen, ctx, feature, 1), _saved_sizes(gen, ctx, feature, 2)
-    return max([b - a for a, b in zip(one, two)] + [1])
+    return _largest_block(*_batch_sizes(gen, ctx, feature))
 
 
 def memory_budget_mb(device: torch.device | str, memory_mb: int) -> int:
@@ -143,9 +155,10 @@ def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_m
     at every optimisation step whatever the allocator settings: the omniart-eyes decomposition
     took 27.5-27.7 s in such a thread, 19.0-20.9 s with this bound (docs/benchmarks.md, "The
     allocator"). The rows' results do not depend on the batching."""
-    chunk = chunk_for(activation_bytes_per_sample(gen, ctx, feature), memory_mb, most)
+    one, two = _batch_sizes(gen, ctx, feature)          # measured once for both bounds
+    chunk = chunk_for(_activation_bytes(one, two, feature), memory_mb, most)
     if feature.device.type == "cpu" and threading.current_thread() is not threading.main_thread():
-        chunk = min(chunk, max(1, THREAD_BLOCK_BYTES // largest_block_per_sample(gen, ctx, feature)))
+        chunk = min(chunk, max(1, THREAD_BLOCK_BYTES // _largest_block(one, two)))
     return chunk
 
 
