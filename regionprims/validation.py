@@ -3,6 +3,7 @@ UserError that names the value and the allowed range."""
 from __future__ import annotations
 
 import math
+import unicodedata
 import operator
 from typing import Sequence
 
@@ -17,6 +18,22 @@ def short(value: object, limit: int = 40) -> str:
     gives a one-line message."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit - 12]}...({len(text)} chars)"
+
+
+def printable(text: object, keep_newlines: bool = False) -> str:
+    """Text from a file or another user, safe to print on a terminal or a page: control and
+    format characters (escape sequences, carriage returns, bidi overrides) are shown escaped
+    (ESC as \\x1b), so stored text can neither move the cursor nor recolour or hide output."""
+    out = []
+    for ch in str(text):
+        if keep_newlines and ch == "\n":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def int_text(text: str) -> int:

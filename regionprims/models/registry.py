@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -126,6 +126,43 @@ def model_names() -> tuple[str, ...]:
     The explorer offers exactly these; a URL can select only among them."""
     extra = [n for n in (*plugins.entry_point_names(), *explorer_specs()) if n not in BUILTINS]
     return MODEL_NAMES + tuple(dict.fromkeys(extra))
+
+
+def resolve_stored(name: object, where: str, typed: Iterable[str | os.PathLike | None] = ()) -> str:
+    """The model to load for a name read from anything stored (a file's metadata, a study record,
+    a cache entry, a URL): a built-in, an installed entry point, a REGIONPRIMS_MODELS spec, or one
+    of `typed` (the --model the user gave). Anything else, a plug-in spec or a folder named only
+    by the stored data, is refused without importing or reading it: stored data is never code.
+    Every reader of a stored model name goes through here."""
+    text = name.strip() if isinstance(name, str) else ""
+    if text.lower() in BUILTINS:
+        return text.lower()
+    if text and text in plugins.entry_point_names():
+        return text
+    for trusted in (*explorer_specs(), *(os.fspath(t) for t in typed if t)):
+        if text and (text == trusted.strip() or _same_reference(text, trusted)):
+            return trusted.strip()
+    from regionprims.validation import printable
+    raise UserError(f"{where} names the model {printable(short_text(name))}, which is not a built-in or an "
+                    "installed entry point; regionprims never imports code or reads a folder named by a file, "
+                    "a study or a URL: give --model NAME_OR_SPEC (or list the plug-in in REGIONPRIMS_MODELS)")
+
+
+def short_text(value: object, limit: int = 60) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def _same_reference(stored: str, trusted: str) -> bool:
+    """Whether a stored name and a user-given spec or folder mean the same model (without importing)."""
+    try:
+        if plugins.is_spec(stored) and plugins.is_spec(trusted):
+            return plugins.normalise_spec(stored) == plugins.normalise_spec(trusted)
+        if plugins.is_spec(stored) or plugins.is_spec(trusted):
+            return False
+        return Path(stored).expanduser().resolve() == Path(trusted).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def _canonical(name_or_spec: str | os.PathLike) -> tuple[str, str]:
