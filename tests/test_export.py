@@ -138,6 +138,8 @@ def use_gen(monkeypatch, tiny_gen):
     import regionprims.models.registry as registry
     holder = {"gen": tiny_gen}
     monkeypatch.setattr(registry, "load_generator", lambda name="demo", device=None: holder["gen"])
+    names = registry.plugins.entry_point_names()          # as if installed: a file may name it
+    monkeypatch.setattr(registry.plugins, "entry_point_names", lambda: (*names, tiny_gen.name))
     return holder
 
 

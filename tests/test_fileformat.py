@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 
 from regionprims.errors import UserError
-from regionprims.store.fileformat import load_decomposition, read_metadata, save_decomposition
+from regionprims.store.fileformat import _digest_v1, load_decomposition, read_metadata, save_decomposition
 from regionprims.pipeline import decompose, make_spec, report_json
 from regionprims.method.specs import OptimSettings
 
@@ -98,6 +98,7 @@ def test_a_file_without_the_later_settings_reads_as_it_was_made(saved, tmp_path)
     meta = json.loads(header["regionprims"])
     for key in ("optimizer", "tie", "mu", "param", "schedule", "warm_mu"):
         meta["settings"].pop(key)
+    meta.update(format_version=1, sha256=_digest_v1(tensors))       # such files were written in format 1
     save_file(tensors, str(tmp_path / "old.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
     settings = load_decomposition(tmp_path / "old.safetensors").spec.settings
     assert (settings.optimizer, settings.tie, settings.mu, settings.param, settings.schedule, settings.warm_mu) == \
@@ -113,6 +114,7 @@ def test_a_file_from_before_warm_mu_used_its_mu_for_the_warm_start(saved, tmp_pa
     meta = json.loads(header["regionprims"])
     meta["settings"].pop("warm_mu")
     meta["settings"]["mu"] = 0.007
+    meta.update(format_version=1, sha256=_digest_v1(tensors))       # such files were written in format 1
     save_file(tensors, str(tmp_path / "mid.safetensors"), metadata={**header, "regionprims": json.dumps(meta)})
     settings = load_decomposition(tmp_path / "mid.safetensors").spec.settings
     assert (settings.mu, settings.warm_mu) == (0.007, 0.007)

@@ -16,6 +16,9 @@ from regionprims import allocator
 from regionprims.cli import files, image
 from regionprims.errors import UserError
 from regionprims.progress import Cancelled
+from regionprims.validation import printable
+
+PATH_ARGS = ("out", "cache_dir", "file", "a", "b", "control", "study_file", "target", "model", "address")
 
 
 def cmd_models(args) -> int:
@@ -80,16 +83,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:                  # --help, or a usage error already printed
         return int(exc.code or 0)
     try:
+        check_paths(args)
         return int(args.func(args) or 0)
     except BrokenPipeError:                    # e.g. `regionprims ... | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except BaseException as exc:               # noqa: BLE001 - every failure is one line
         code, line = describe_failure(exc)
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {printable(line)}", file=sys.stderr)
         if code == 1 and os.environ.get("REGIONPRIMS_DEBUG"):
             traceback.print_exc()
         return code
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    """An empty path or name ('--out ""') is a mistake, not 'the default' or 'the current folder'."""
+    for name in PATH_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and not value.strip():
+            flag = name if name in ("file", "a", "b", "study_file", "target") else "--" + name.replace("_", "-")
+            raise UserError(f"{flag} is empty; give a path or name (or leave the option out for its default)")
 
 
 def describe_failure(exc: BaseException) -> tuple[int, str]:
@@ -107,8 +120,9 @@ def describe_failure(exc: BaseException) -> tuple[int, str]:
         return 2, "out of memory; try smaller settings (fewer players, --memory-mb, --scale)"
     if isinstance(exc, sqlite3.Error):
         return 2, f"database error ({exc}); a damaged file in a cache or work folder?"[:500]
-    if isinstance(exc, SystemExit):
-        return int(exc.code) if isinstance(exc.code, int) else 1, str(exc.code or "exit")
+    if isinstance(exc, SystemExit):            # only code we call (a plug-in, a library) raises it here
+        return 2, f"code called sys.exit({str(exc.code)[:80]!r}) while regionprims was running; a plug-in " \
+                  "must return a generator or raise an error, not exit"
     return 1, (f"internal error ({type(exc).__name__}: {str(exc)[:300]}); this is a bug in regionprims, "
                "please report it with the command you ran (REGIONPRIMS_DEBUG=1 prints the traceback)")
 

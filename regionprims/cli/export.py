@@ -29,7 +29,8 @@ def register(subparsers) -> None:
                    "and layout, in the current folder)")
     p.add_argument("--top-k", type=int, default=6, help="components shown in the panel (1..12, default 6)")
     p.add_argument("--model", default=None, help="generator name, plug-in spec (module:callable, file.py:callable) "
-                   "or BigGAN-deep folder (default: the model named in the file); its identity must match the file's")
+                   "or BigGAN-deep folder (default: the model named in the file when it is a built-in or an installed entry "
+                   "point; a plug-in or folder is never loaded because a file names it); its identity must match the file's")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--weights", default=None, help="component weights as 'ROW:W,ROW:W' (subset rows as in "
                    "the file; '*:W' sets every row not listed; default 1), e.g. '*:0,511:1,7:0.5'")
@@ -89,17 +90,19 @@ def _format(args) -> str:
 
 def _generator(args, dec):
     from regionprims.models import registry
-    name = args.model or dec.spec.model
+    # The model a file names is data: only a built-in, an entry point or a REGIONPRIMS_MODELS spec is
+    # loaded from it; a plug-in or folder is loaded only when the user gives it with --model.
+    name = args.model or registry.resolve_stored(dec.spec.model, str(args.file))
     try:
         gen = registry.load_generator(name, args.device)
     except UserError as exc:
         if args.model:
             raise
-        raise UserError(f"the file was made with model '{dec.spec.model}', which cannot be loaded here "
+        raise UserError(f"the file was made with model {short(dec.spec.model)}, which cannot be loaded here "
                         f"({exc}); give --model NAME_OR_FOLDER") from None
     if gen.identity != dec.spec.model_identity:
-        raise UserError(f"{args.file} was made with model identity '{dec.spec.model_identity}', but "
-                        f"'{name}' loads '{gen.identity}'; exporting with other weights would show wrong "
+        raise UserError(f"{args.file} was made with model identity {short(dec.spec.model_identity)}, but "
+                        f"{short(name)} loads '{gen.identity}'; exporting with other weights would show wrong "
                         "images (give --model with the same weights)")
     return gen
 

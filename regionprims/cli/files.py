@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from regionprims.cli.terminal import print_metrics
 from regionprims.errors import UserError
@@ -13,7 +14,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("info", help="print the metadata and metrics of a decomposition file")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--verify", action="store_true", help="also read every tensor and check the checksum")
+    p.add_argument("--verify", action="store_true", help="also read every tensor and check the checksum over "
+                   "the tensors and the header (refuses a format-1 file, whose header is unverified)")
     p.set_defaults(func=cmd_info)
 
     p = subparsers.add_parser("transfer", help="transferability of components between two decomposition files")
@@ -26,19 +28,24 @@ def register(subparsers) -> None:
 
 
 def cmd_info(args) -> int:
-    from regionprims.store.fileformat import load_decomposition, read_metadata
+    from regionprims.store.fileformat import load_decomposition, read_metadata, unverified_header
+    from regionprims.validation import printable
     meta = read_metadata(args.file)
     if args.verify:
-        load_decomposition(args.file)           # checks every tensor and the checksum
+        load_decomposition(args.file, verify=True)   # every tensor, the checksum over tensors and header
+    elif unverified_header(meta):
+        print(f"warning: {printable(args.file)} has format version 1: its header is not covered by its checksum "
+              "(unverified; --verify refuses it)", file=sys.stderr)
     if args.json:
         print(json.dumps(meta))
         return 0
     layout = meta["layout"]
-    print(f"{args.file}: {meta['model']} ({meta['model_identity']}) class {meta['class_id']} "
-          f"({meta.get('class_name')}) seed {meta['seed']} truncation {meta['truncation']}")
-    print(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  players {meta['players']}")
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items()))
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    print(printable(f"{args.file}: {meta['model']} ({meta['model_identity']}) class {meta['class_id']} "
+                    f"({meta.get('class_name')}) seed {meta['seed']} truncation {meta['truncation']}"))
+    print(printable(f"split {meta['split']}  layout {layout['name']} ({layout['rows']}x{layout['cols']})  "
+                    f"players {meta['players']}"))
+    print(printable("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items())))
+    print(printable("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())))
     print_metrics(meta["metrics"], meta.get("info", {}).get("absent_metrics", {}))
     return 0
 

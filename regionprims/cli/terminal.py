@@ -35,11 +35,12 @@ class StderrProgress:
 def print_metrics(metrics: dict, absent: dict) -> None:
     """Each score beside the geometric null's (`null_` + key), then the absent ones with why."""
     from regionprims.method.metrics import format_metric
+    from regionprims.validation import printable
     print(f"  {'metric':26} {'method':>10} {'null':>10}")
     for key, value in metrics.items():
         if not key.startswith("null_"):
             null = metrics.get("null_" + key)
             shown = format_metric(key, null) if null is not None else ""
-            print(f"  {key:26} {format_metric(key, value):>10} {shown:>10}")
+            print(f"  {printable(key):26} {format_metric(key, value):>10} {shown:>10}")
     for key, why in absent.items():
-        print(f"  {key:26} {'absent':>10}  ({why})")
+        print(f"  {printable(key):26} {'absent':>10}  ({printable(why)})")

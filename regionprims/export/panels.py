@@ -52,9 +52,20 @@ def check_generator(gen: SplitGenerator, dec: Decomposition) -> None:
 
 
 def context(gen: SplitGenerator, dec: Decomposition) -> SplitContext:
+    """The split context of the decomposition's image, after checking that the file's tensors have
+    the shapes this generator gives (a crafted file could claim the identity with other shapes)."""
     from regionprims.pipeline import image_and_feature
     check_generator(gen, dec)
-    return image_and_feature(gen, dec.spec)[3]
+    spec = dec.spec
+    if spec.split not in gen.split_points or not 0 <= spec.class_id < len(gen.class_names):
+        raise UserError(f"this decomposition names split {spec.split!r} and class {spec.class_id}, which "
+                        f"{gen.name} does not have")
+    _z, feature, image, ctx = image_and_feature(gen, spec)
+    for name, mine, theirs in (("feature", dec.feature, feature), ("image", dec.image, image)):
+        if tuple(mine.shape) != tuple(theirs.shape):
+            raise UserError(f"this decomposition's {name} has shape {list(mine.shape)}, but {gen.name} gives "
+                            f"{list(theirs.shape)} at split {spec.split}: the file does not belong to this generator")
+    return ctx
 
 
 def weight_vector(dec: Decomposition, weights: Tensor | Sequence[float] | None) -> Tensor:

@@ -71,14 +71,16 @@ def spec_callable(spec: str) -> Callable:
             sys.modules[name] = module
             try:
                 loader_spec.loader.exec_module(module)
-            except Exception as exc:  # noqa: BLE001 - the plug-in's own error, reported in one line
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - the plug-in's own error (or exit), one line
                 sys.modules.pop(name, None)
-                raise UserError(f"plug-in file {path} failed to run: {type(exc).__name__}: {exc}") from None
+                raise UserError(f"plug-in file {path} failed to run: {_why(exc)}") from None
         return _attribute(module, attr, str(path))
     try:
         module = importlib.import_module(target)
     except ImportError as exc:
         raise UserError(f"cannot import plug-in module '{target}': {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - the module's own error (or exit), one line
+        raise UserError(f"plug-in module '{target}' failed to import: {_why(exc)}") from None
     return _attribute(module, attr, target)
 
 
@@ -93,9 +95,16 @@ def entry_point_callable(name: str) -> Callable:
         if ep.name == name:
             try:
                 return ep.load()
-            except Exception as exc:  # noqa: BLE001
-                raise UserError(f"entry point '{name}' ({ep.value}) failed to load: {exc}") from None
+            except (Exception, SystemExit) as exc:  # noqa: BLE001
+                raise UserError(f"entry point '{name}' ({ep.value}) failed to load: {_why(exc)}") from None
     raise UserError(f"no entry point '{name}' in group {GROUP}")
+
+
+def _why(exc: BaseException) -> str:
+    """One line for a plug-in's failure; sys.exit() in a plug-in is a failure, whatever its code."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def make_generator(factory: Callable, where: str, device: torch.device) -> SplitGenerator:
@@ -104,8 +113,8 @@ def make_generator(factory: Callable, where: str, device: torch.device) -> Split
         gen = factory()
     except UserError:
         raise
-    except Exception as exc:  # noqa: BLE001
-        raise UserError(f"plug-in {where} failed: {type(exc).__name__}: {exc}") from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001
+        raise UserError(f"plug-in {where} failed: {_why(exc)}") from None
     if not isinstance(gen, SplitGenerator):
         raise UserError(f"plug-in {where} returned {type(gen).__name__}, not a SplitGenerator "
                         "(return regionprims.models.wrap_module(...) or implement models.base.SplitGenerator)")

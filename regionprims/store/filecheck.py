@@ -18,7 +18,7 @@ from regionprims.errors import UserError
 from regionprims.method.regions import PAPER_GRID, Layout, parse_layout, player_masks, subset_matrix
 from regionprims.method.specs import OptimSettings, settings_before_fields
 from regionprims.models.precision import PRECISIONS
-from regionprims.validation import validate_seed, validate_truncation
+from regionprims.validation import short, validate_seed, validate_truncation
 
 MAX_DEPTH = 32                 # nesting of any JSON in a file header
 MAX_CLASSES = 100_000          # more classes than any generator has
@@ -92,11 +92,63 @@ def check_metadata(meta: Any, where: str) -> dict:
         if not isinstance(meta.get(key, {}), dict):
             raise _fail(where, f"metadata '{key}' must be a JSON object")
     for name, value in meta.get("metrics", {}).items():
-        if not (value is None or isinstance(value, (int, float, str, dict))):
-            raise _fail(where, f"metric '{str(name)[:40]}' must be a number")
+        if not (value is None or _number(value) and math.isfinite(value)):
+            raise _fail(where, f"metric {short(name)} must be a finite number, got {short(value)}")
+    check_info(meta.get("info", {}), where)
+    for name, value in meta.get("versions", {}).items():
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise _fail(where, f"metadata 'versions' entry {short(name)} must be a text")
     if not isinstance(meta.get("sha256"), str) or not re.fullmatch(r"[0-9a-f]{64}", meta["sha256"]):
         raise _fail(where, "metadata 'sha256' must be 64 hexadecimal digits")
     return meta
+
+
+# The `info` fields that something reads, with the type each must have; other keys are kept but
+# never read. A number is finite; "texts" maps a text to a text; "numbers" a text to a number.
+INFO_TYPES = {"class_name": "text", "device": "text", "precision": "text", "stability_definition": "text",
+              "baseline_stability": "number", "steps_mean": "number", "steps_max": "number",
+              "tail_evaluations": "number", "objective_mean": "number", "minimised_mean": "number",
+              "mask_mean": "number", "chunk": "number", "timings": "numbers", "absent_metrics": "texts",
+              "versions": "texts", "null": "object"}
+
+
+def _info_value_ok(kind: str, value: Any) -> bool:
+    if kind == "text":
+        return isinstance(value, str) and len(value) <= 10 * MAX_TEXT
+    if kind == "number":
+        return _number(value) and math.isfinite(value)
+    if kind == "object":
+        return isinstance(value, dict)
+    if not isinstance(value, dict):
+        return False
+    inner = "text" if kind == "texts" else "number"
+    return all(isinstance(k, str) and _info_value_ok(inner, v) for k, v in value.items())
+
+
+def check_info(info: Any, where: str) -> None:
+    """Each `info` field that the readers use has its type (a crafted file cannot make them fail)."""
+    if not isinstance(info, dict):
+        raise _fail(where, "metadata 'info' must be a JSON object")
+    for key, kind in INFO_TYPES.items():
+        if key in info and info[key] is not None and not _info_value_ok(kind, info[key]):
+            raise _fail(where, f"metadata info.{key} has the wrong type or value ({short(info[key])})")
+    null = info.get("null")
+    if isinstance(null, dict):
+        for key, kind in (("definition", "text"), ("mask_mean", "number")):
+            if key in null and not _info_value_ok(kind, null[key]):
+                raise _fail(where, f"metadata info.null.{key} has the wrong type or value ({short(null[key])})")
+
+
+DTYPES = {**{name: torch.float32 for name in FLOAT_TENSORS}, "subsets": torch.uint8, "ranking": torch.int64}
+
+
+def check_dtypes(tensors: dict[str, torch.Tensor], where: str) -> None:
+    """Every tensor has its dtype (checked before anything reads the bytes: a bf16 tensor has no
+    NumPy form)."""
+    for name, dtype in DTYPES.items():
+        if name in tensors and tensors[name].dtype != dtype:
+            raise _fail(where, f"tensor '{name}' must be {str(dtype).replace('torch.', '')}, "
+                               f"not {str(tensors[name].dtype).replace('torch.', '')}")
 
 
 def _typed_scalar(check, value: Any, type_ok, where: str, key: str) -> None:

@@ -1,12 +1,16 @@
 """The decomposition file (DESIGN §5): one safetensors file, no pickle. Tensors feature,
 baseline, subsets, minimal, components, residual, player_masks (+ z, image, fit_loss, ranking);
-header metadata key `regionprims` holds JSON with provenance, settings, metrics and a sha256 of
-the tensor bytes, so that a foreign, truncated or tampered file is refused."""
+header metadata key `regionprims` holds JSON with provenance, settings, metrics and a sha256
+that covers every tensor (name, dtype, shape, bytes) and every other metadata field, so that a
+foreign, truncated or tampered file (tensors or header) is refused. Files of format version 1
+(whose sha256 covered the tensor bytes only) are still read, with a warning that their header is
+unverified, and refused where verification is asked for."""
 from __future__ import annotations
 
 import hashlib
 import json
 import platform
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,10 +24,13 @@ from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
 from regionprims.method.specs import DecompositionSpec
 from regionprims.store.atomic import write_atomic
-from regionprims.store.filecheck import check_metadata, check_tensors, meta_layout, meta_settings, parse_json
+from regionprims.store.filecheck import (check_dtypes, check_metadata, check_tensors, meta_layout, meta_settings,
+                                         parse_json)
+from regionprims.validation import printable
 
 FORMAT = "regionprims-decomposition"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LEGACY_VERSION = 1            # sha256 of the tensor bytes only: header unverified
 REQUIRED = ("feature", "baseline", "subsets", "minimal", "components", "residual", "player_masks")
 EXTRA = ("z", "image", "fit_loss", "ranking")
 
@@ -42,11 +49,30 @@ def _tensors(dec: Decomposition) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in t.items()}
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest_v1(tensors: dict[str, torch.Tensor]) -> str:
+    """Format version 1: the tensor bytes only (names and bytes; no dtype, shape or metadata)."""
     h = hashlib.sha256()
     for name in sorted(tensors):
         h.update(name.encode())
         h.update(tensors[name].numpy().tobytes())
+    return h.hexdigest()
+
+
+def canonical_metadata(meta: dict) -> bytes:
+    """The metadata without its digest, as canonical JSON: what the digest covers besides the tensors."""
+    rest = {k: v for k, v in meta.items() if k != "sha256"}
+    return json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _digest(tensors: dict[str, torch.Tensor], meta: dict) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, then the canonical metadata."""
+    h = hashlib.sha256(b"regionprims-decomposition-v2\0")
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"{name}\0{str(t.dtype)}\0{list(t.shape)}\0".encode())
+        h.update(t.numpy().tobytes())
+    h.update(b"\0")
+    h.update(canonical_metadata(meta))
     return h.hexdigest()
 
 
@@ -61,9 +87,14 @@ def metadata(dec: Decomposition, digest: str) -> dict:
             "info": dec.info, "sha256": digest}
 
 
+def sign(meta: dict, tensors: dict[str, torch.Tensor]) -> dict:
+    """The metadata with its sha256 set over the tensors and the rest of the metadata."""
+    return {**meta, "sha256": _digest(tensors, meta)}
+
+
 def to_bytes(dec: Decomposition) -> bytes:
     tensors = _tensors(dec)
-    meta = metadata(dec, _digest(tensors))
+    meta = sign(metadata(dec, ""), tensors)
     return st_save(tensors, metadata={"regionprims": json.dumps(meta)})
 
 
@@ -94,24 +125,46 @@ def _header(data: bytes, where: str) -> dict:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         fmt = meta.get("format") if isinstance(meta, dict) else None
         raise UserError(f"{where} is not a regionprims decomposition (format {str(fmt)[:40]!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise UserError(f"{where} has format version {str(meta.get('format_version'))[:20]}; "
-                        f"this regionprims reads {FORMAT_VERSION}")
+    version = meta.get("format_version")
+    if isinstance(version, bool) or version not in (FORMAT_VERSION, LEGACY_VERSION):
+        raise UserError(f"{where} has format version {printable(str(version)[:20])}; "
+                        f"this regionprims reads {LEGACY_VERSION} and {FORMAT_VERSION}")
     return check_metadata(meta, where)
 
 
-def from_bytes(data: bytes, where: str = "the file") -> Decomposition:
-    """A Decomposition from file bytes, every field and tensor checked (store.filecheck)."""
+def unverified_header(meta: dict) -> bool:
+    """Whether a file's header is not covered by its checksum (format version 1)."""
+    return meta.get("format_version") == LEGACY_VERSION
+
+
+def _legacy(where: str, verify: bool) -> None:
+    """A version-1 file: refused when verification is asked for, else read with one warning line."""
+    text = (f"{where} has format version {LEGACY_VERSION}: its checksum covers the tensors only, so its header "
+            "(model, class, seed, settings, metrics) is unverified")
+    if verify:
+        raise UserError(f"{text}; re-save it with `regionprims export FILE --format safetensors --out NEW` "
+                        "if you trust it")
+    print(f"warning: {text}", file=sys.stderr)
+
+
+def from_bytes(data: bytes, where: str = "the file", verify: bool = False) -> Decomposition:
+    """A Decomposition from file bytes, every field and tensor checked (store.filecheck). A
+    version-1 file (header unverified) is read with a warning, or refused with `verify`."""
     meta = _header(data, where)
     try:
         tensors = st_load(data)
-    except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise UserError(f"{where} is truncated or damaged ({str(exc)[:200]})") from None
+    except (SafetensorError, ValueError, RuntimeError, TypeError) as exc:
+        raise UserError(f"{where} is truncated or damaged ({printable(str(exc)[:200])})") from None
     names = set(REQUIRED + EXTRA)
     if set(tensors) != names:
         wrong = sorted(names ^ set(tensors))
-        raise UserError(f"{where} lacks or has unexpected tensor(s) {', '.join(wrong[:5])}")
-    if _digest(tensors) != meta["sha256"]:
+        raise UserError(f"{where} lacks or has unexpected tensor(s) {printable(', '.join(wrong[:5]))[:200]}")
+    check_dtypes(tensors, where)
+    if unverified_header(meta):
+        if _digest_v1(tensors) != meta["sha256"]:
+            raise UserError(f"{where} was modified after it was written (checksum mismatch)")
+        _legacy(where, verify)
+    elif _digest(tensors, meta) != meta["sha256"]:
         raise UserError(f"{where} was modified after it was written (checksum mismatch)")
     layout = meta_layout(meta, where)
     check_tensors(tensors, layout, where)
@@ -133,14 +186,15 @@ def _check_path(path: Path) -> None:
         raise UserError(f"no such file: {path}")
 
 
-def load_decomposition(path: str | Path) -> Decomposition:
+def load_decomposition(path: str | Path, verify: bool = False) -> Decomposition:
+    """A decomposition file, fully checked (see from_bytes; `verify` refuses an unverified header)."""
     path = Path(path)
     _check_path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return from_bytes(data, where=str(path))
+    return from_bytes(data, where=str(path), verify=verify)
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -9,6 +9,9 @@ from regionprims.method.specs import OptimSettings
 def use_tiny(monkeypatch, tiny_gen):
     import regionprims.models.registry as registry
     monkeypatch.setattr(registry, "load_generator", lambda name="demo", device=None: tiny_gen)
+    # as if installed as an entry point, so that a file naming it may load it (registry.resolve_stored)
+    names = registry.plugins.entry_point_names()
+    monkeypatch.setattr(registry.plugins, "entry_point_names", lambda: (*names, tiny_gen.name))
     return tiny_gen
 
 

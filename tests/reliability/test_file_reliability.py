@@ -26,7 +26,10 @@ def craft(src, dst, tensors=None, meta=None, raw_meta=None, header=None):
     if meta:
         meta(m)
     if isinstance(m, dict) and "sha256" in m:
-        m["sha256"] = _digest(ts)
+        try:
+            m["sha256"] = _digest(ts, m)
+        except TypeError:                                   # a dtype without a NumPy form (bf16)
+            pass
     text = raw_meta if raw_meta is not None else json.dumps(m)
     out = st_save({k: v.contiguous() for k, v in ts.items()}, metadata={"regionprims": text})
     if header is not None:                                  # replace the whole header JSON
