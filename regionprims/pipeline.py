@@ -248,7 +248,8 @@ def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
     return {"model": spec.model, "class_id": spec.class_id, "class_name": dec.info.get("class_name"),
             "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,
             "players": list(spec.layout.players), "n_subsets": int(dec.subsets.shape[0]),
-            "seconds": round(seconds, 3), "cache_hit": cache_hit, "metrics": dec.metrics,
+            "seconds": round(seconds, 3), "cache_hit": cache_hit, "tail_passes": dec.info.get("tail_passes"),
+            "metrics": dec.metrics,
             "absent_metrics": dec.info.get("absent_metrics", {})}
 
 

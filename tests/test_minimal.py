@@ -74,3 +74,65 @@ def test_warm_mu_out_of_range_is_refused(value):
     from regionprims.errors import UserError
     with pytest.raises(UserError, match="warm_mu"):
         replace(SMALL, warm_mu=value).validate()
+
+
+# ----------------------------------------------------------------------------- refinement schedule
+
+def _problem(tiny_gen, layout):
+    if layout == "3x3":                       # the demo generator: its tail reaches a few cells, so some subsets
+        from regionprims.models.registry import load_generator     # ... cannot move and are skipped
+        tiny_gen = load_generator("demo", "cpu")
+    spec = make_spec(tiny_gen, 1, 7, layout=layout, settings=SMALL)
+    _, f, x, ctx = image_and_feature(tiny_gen, spec)
+    f0, _ = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes)
+    masks = player_masks(spec.layout, tiny_gen.image_size, tiny_gen.image_size)
+    return tiny_gen, ctx, f, f0, x, masks, subset_matrix(spec.layout.n)
+
+
+@pytest.mark.parametrize("layout", ["2x2", "3x3"])
+@pytest.mark.parametrize("variant", [{}, {"optimizer": "adam"}, {"mask": "channel"}, {"lam": 0.0}])
+def test_the_exact_skip_gives_the_full_schedules_minimal_features(tiny_gen, layout, variant):
+    problem = _problem(tiny_gen, layout)
+    base = replace(SMALL, **variant)
+    full, fit_full, info_full = run(problem, replace(base, refine="all"))
+    skip, fit_skip, info_skip = run(problem, replace(base, refine="skip"))
+    scale = (full - problem[3]).norm()
+    assert float((skip - full).norm() / scale) <= 1e-5
+    assert torch.allclose(fit_skip, fit_full, rtol=1e-4, atol=1e-7)
+    n = problem[6].shape[1]
+    tail = 2 ** n - 1 - n                                   # the subsets of 2+ players
+    assert info_full["tail_passes"] == info_full["tail_evaluations"] == n * base.warm_steps + tail * base.steps
+    assert info_full["subsets_stepped"] == tail
+    # skip: the warm start, one probe per subset of 2+ players, steps for the movable ones only
+    assert info_skip["tail_passes"] == n * base.warm_steps + tail + info_skip["subsets_stepped"] * base.steps
+
+
+def test_the_skip_skips_on_a_real_problem(tiny_gen):
+    """The exact-skip test above is not vacuous: some subsets are skipped and some are stepped."""
+    _, _, info = run(_problem(tiny_gen, "3x3"), replace(SMALL, refine="skip"))
+    assert 0 < info["subsets_stepped"] < 2 ** 9 - 1 - 9
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_the_order_cap_leaves_larger_subsets_at_the_max_of_their_sub_masks(tiny_gen, cap):
+    from regionprims.method.monotone import union_below
+    problem = _problem(tiny_gen, "2x2")
+    _, _, f, f0, _, _, subsets = problem
+    minimal, _, info = run(problem, replace(SMALL, max_order=cap, refine="all"))
+    m = spatial_masks(minimal, f, f0).unsqueeze(1)
+    order = subsets.sum(1)
+    rows = torch.nonzero(order > cap).squeeze(1)
+    below = union_below(m, rows, subsets.shape[1])
+    assert torch.allclose(m[rows], below, atol=1e-5)
+    stepped = int(((order >= 2) & (order <= cap)).sum())
+    assert info["subsets_stepped"] == stepped
+    assert info["tail_passes"] == 4 * SMALL.warm_steps + stepped * SMALL.steps
+    uncapped, _, _ = run(problem, replace(SMALL, refine="all"))
+    assert torch.equal(minimal[order <= cap], uncapped[order <= cap])   # the levels below the cap are untouched
+
+
+@pytest.mark.parametrize("bad", [{"refine": "some"}, {"max_order": -1}, {"max_order": 2.5}, {"max_order": True}])
+def test_bad_refinement_settings_are_refused(bad):
+    from regionprims.errors import UserError
+    with pytest.raises(UserError):
+        replace(SMALL, **bad).validate()

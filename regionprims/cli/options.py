@@ -43,6 +43,12 @@ def add_settings(p: argparse.ArgumentParser, defaults: bool = True) -> None:
                    "as fit in --memory-mb)")
     p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
                    f"(default {base.memory_mb})")
+    p.add_argument("--refine", choices=["skip", "all"], default=None,
+                   help="skip (default): a subset of 2+ players whose mask increment cannot move from 0 (one "
+                        "gradient decides) takes no steps, with the same result; all: every subset is stepped")
+    p.add_argument("--max-order", type=int, default=None,
+                   help="subsets of more than this many players are not optimised: their mask is the max of "
+                        "their sub-masks (approximate; docs/method.md); 0 = no cap (default: the model's)")
     p.add_argument("--rank-by", default=d("norm"), choices=["norm", "effect"])
     p.add_argument("--force", action="store_true", default=d(False), help="allow more than 12 players")
 
@@ -73,7 +79,9 @@ def optim_settings(args):
     return OptimSettings(steps=_given(args.steps, base.steps), lr=_given(args.lr, base.lr),
                          lam=_given(args.lam, base.lam), mask=_given(args.mask, base.mask),
                          baseline_codes=_given(args.baseline_codes, base.baseline_codes),
-                         chunk=_given(args.chunk, base.chunk), memory_mb=_given(args.memory_mb, base.memory_mb))
+                         chunk=_given(args.chunk, base.chunk), memory_mb=_given(args.memory_mb, base.memory_mb),
+                         refine=_given(getattr(args, "refine", None), base.refine),
+                         max_order=_given(getattr(args, "max_order", None), base.max_order))
 
 
 def _given(value, default):

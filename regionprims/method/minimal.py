@@ -197,8 +197,11 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
         return _descend_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total,
                               trace, base)
 
-    masks, half, steps_used, warm_evals = _all_masks(optimise, region, subsets, player_masks, (h, w), c, settings,
-                                                     chunk_size, trace)
+    def probe(reg, base):
+        return can_move(gen, ctx, baseline, delta, image, reg, base, settings, per_pixels)
+
+    masks, half, steps_used, warm_evals, probed = _all_masks(optimise, region, subsets, player_masks, (h, w), c,
+                                                             settings, chunk_size, trace, probe)
     minimal = baseline + masks * delta                                  # row 0: mask 0, u(empty) = f0 exactly
     minimal[0] = baseline
     if halfway is not None:
@@ -215,7 +218,10 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     objective = recon[1:] + settings.lam * mask_mean[1:]        # reconstruction + mask size (comparable for any mu)
     minimised = objective + _ridge_weights(subsets, settings)[1:].to(device) * masks[1:].square().flatten(1).mean(1)
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
-            "tail_evaluations": int(steps_used.sum()) + warm_evals, "objective_mean": float(objective.mean()),
+            "tail_evaluations": int(steps_used.sum()) + warm_evals,
+            "tail_passes": int(steps_used.sum()) + warm_evals + probed,
+            "subsets_stepped": int((steps_used[subsets.sum(1) >= 2] > 0).sum()),
+            "objective_mean": float(objective.mean()),
             "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
@@ -230,8 +236,9 @@ def _ridge_weights(subsets: Tensor, settings: OptimSettings) -> Tensor:
     return mu
 
 
-def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, settings, chunk_size, trace):
-    """Final and halfway masks [K, ...] of every row (row 0 zero), steps per row, warm-start work."""
+def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, settings, chunk_size, trace, probe=None):
+    """Final and halfway masks [K, ...] of every row (row 0 zero), steps per row, warm-start work,
+    and the tail passes of the refinement probes."""
     k_all, n = subsets.shape
     device = region.device
     warm_evals = 0
@@ -241,8 +248,10 @@ def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, setti
         singles, _, warm_evals, singles_half = optimise(player_masks.to(device), start, warm, None, 0)
     if settings.tie == "monotone":
         from regionprims.method.monotone import monotone_masks
-        return (*monotone_masks(optimise, region, subsets, to_mask(singles, settings), to_mask(singles_half, settings),
-                                replace(settings, param="box"), chunk_size, warm_evals), warm_evals)
+        masks, half, steps, probed = monotone_masks(optimise, region, subsets, to_mask(singles, settings),
+                                                    to_mask(singles_half, settings), replace(settings, param="box"),
+                                                    chunk_size, warm_evals, probe)
+        return masks, half, steps, warm_evals, probed
     shape = (k_all, channels if settings.mask == "channel" else 1, *feat_hw)
     masks, half = torch.zeros(shape, device=device), torch.zeros(shape, device=device)
     steps_used = torch.zeros(k_all, dtype=torch.long)
@@ -258,7 +267,31 @@ def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, setti
         masks[rows.to(device)], half[rows.to(device)] = to_mask(final, settings), to_mask(mid, settings)
         steps_used[rows] = used
         done += len(rows) * settings.steps
-    return masks, half, steps_used, warm_evals
+    return masks, half, steps_used, warm_evals, 0
+
+
+NOISE = 1e-6      # ngd: a cell whose upward pull is below this share of the row's largest gradient is noise
+
+
+def can_move(gen: SplitGenerator, ctx: SplitContext, baseline: Tensor, delta: Tensor, image: Tensor,
+             region: Tensor, base: Tensor, settings: OptimSettings, per_pixels: float | None) -> Tensor:
+    """Whether each monotone increment a_S can leave 0 (bool [rows]): one forward + backward at
+    a_S = 0. The projected step moves a cell up only where the gradient is negative, so a row with
+    no negative entry stays at 0 for every step (the gradient at a_S = 0 does not change). Under
+    ngd a cell moves by lr x its share of the row's largest gradient, so negative entries below
+    NOISE of it (float noise) count as zero; Adam moves any cell with a gradient, so there only an
+    exact zero or a positive gradient is at rest."""
+    a = torch.zeros_like(base).requires_grad_(True)
+    mask = base + (1 - base) * a
+    images = mask_renderer(gen, ctx, baseline, delta)(mask)
+    recon = masked_mse(images, image, region, per_pixels)
+    loss = recon + settings.lam * mask.flatten(1).mean(1) + settings.mu * mask.square().flatten(1).mean(1)
+    (grad,) = torch.autograd.grad(loss.sum(), a)
+    flat = grad.detach().flatten(1)
+    pull = (-flat).clamp_min(0).amax(1)                       # the strongest upward pull of each row
+    if settings.optimizer == "ngd":
+        return pull > NOISE * flat.abs().amax(1)
+    return pull > 0
 
 
 @torch.no_grad()

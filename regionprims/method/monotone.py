@@ -10,6 +10,14 @@ all of its subsets together (chunked). A cell that no subset of S needs less of 
 need more of keeps a_S = 0 exactly: the projection holds it at the bound, so the flat directions
 of the objective (where the old free masks drifted with every extra step) do not move at all, and
 the components are the cells grouped by which player sets first need them.
+
+Refinement (settings.refine, settings.max_order). Most subsets of two or more players add nothing:
+at a_S = 0 no cell's gradient pushes a_S up, the projected step leaves it at 0, the gradient is
+then the same at the next step, and so on, so a_S = 0 after any number of steps. With refine
+"skip" one batched gradient at a_S = 0 per level decides this (`Probe`), and only the subsets that
+can move are stepped; the masks are those of refine "all" (every subset stepped) up to float
+noise. With max_order K > 0 the subsets of more than K players are not optimised at all (a_S = 0,
+m_S = b_S): an approximation whose effect docs/method.md measures.
 """
 from __future__ import annotations
 
@@ -23,6 +31,8 @@ from regionprims.method.specs import OptimSettings
 # optimise(region rows, start params, settings, base, work done so far)
 #   -> (params, steps per row, row-steps, params after half the steps)
 Optimiser = Callable[[Tensor, Tensor, OptimSettings, Tensor, int], tuple[Tensor, Tensor, int, Tensor]]
+# probe(region rows, base) -> bool [rows]: whether a_S can move from 0 (one forward + backward per row)
+Probe = Callable[[Tensor, Tensor], Tensor]
 
 
 def level_rows(n: int) -> list[Tensor]:
@@ -42,26 +52,49 @@ def union_below(masks: Tensor, rows: Tensor, n: int) -> Tensor:
     return base
 
 
+def level_is_capped(level: int, settings: OptimSettings) -> bool:
+    """Whether the subsets of `level` players are left at a_S = 0 by the order cap."""
+    return 0 < settings.max_order < level
+
+
 def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles: Tensor, singles_half: Tensor,
-                   settings: OptimSettings, chunk: int, done: int) -> tuple[Tensor, Tensor, Tensor]:
+                   settings: OptimSettings, chunk: int, done: int,
+                   probe: Probe | None = None) -> tuple[Tensor, Tensor, Tensor, int]:
     """Masks [2**n, ...] for every row (row 0 zero; the singleton rows from `singles`, mask values in
-    [0, 1]), the same after half of each level's steps (on the final lower levels), and the
-    steps used per row."""
+    [0, 1]), the same after half of each level's steps (on the final lower levels), the steps used
+    per row, and the per-sample tail passes of the probes (refine "skip")."""
     n = subsets.shape[1]
     masks = torch.zeros(2 ** n, *singles.shape[1:], device=singles.device)
     half = torch.zeros_like(masks)
     steps = torch.zeros(2 ** n, dtype=torch.long)
+    probed = 0
     levels = level_rows(n)
     masks[levels[0].to(singles.device)] = singles
     half[levels[0].to(singles.device)] = singles_half
-    for rows in levels[1:]:
+    for level, rows in enumerate(levels[1:], start=2):
+        if level_is_capped(level, settings):
+            base = torch.cat([union_below(masks, rows[i:i + chunk], n) for i in range(0, len(rows), chunk)])
+            masks[rows.to(masks.device)] = half[rows.to(masks.device)] = base
+            done += len(rows) * settings.steps              # progress: these steps are not needed
+            continue
         for i in range(0, len(rows), chunk):
             part = rows[i:i + chunk]
             at = part.to(masks.device)
             base = union_below(masks, part, n)
-            params, used, _, mid = optimise(region[at], torch.zeros_like(base), settings, base, done)
-            masks[at] = base + (1 - base) * params
-            half[at] = base + (1 - base) * mid
-            steps[part] = used
-            done += len(part) * settings.steps
-    return masks, half, steps
+            masks[at] = half[at] = base
+            if settings.refine == "skip" and probe is not None:
+                movable = probe(region[at], base).cpu()
+                probed += len(part)
+            else:
+                movable = torch.ones(len(part), dtype=torch.bool)
+            done += int((~movable).sum()) * settings.steps   # progress: the skipped rows are done
+            if not movable.any():
+                continue
+            keep = movable.nonzero().squeeze(1)
+            sub, sub_at, sub_base = part[keep], at[keep.to(at.device)], base[keep.to(base.device)]
+            params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done)
+            masks[sub_at] = sub_base + (1 - sub_base) * params
+            half[sub_at] = sub_base + (1 - sub_base) * mid
+            steps[sub] = used
+            done += len(sub) * settings.steps
+    return masks, half, steps, probed

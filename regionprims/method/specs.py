@@ -48,6 +48,11 @@ class OptimSettings:
     memory_mb: int = 4096           # bound on the optimisation's activation memory (auto chunk)
     baseline_codes: int = 64        # M codes averaged for f0
     opt_seed: int = 0               # seed of anything random in the optimisation
+    refine: Literal["skip", "all"] = "skip"   # monotone masks: "skip" takes no steps for a subset whose
+                                    # increment cannot move from 0 (one gradient at a_S = 0 decides; the
+                                    # result is that of "all", every subset stepped: method/monotone.py)
+    max_order: int = 0              # monotone masks: subsets of more players than this keep a_S = 0 (their
+                                    # mask is the max of their sub-masks; approximate); 0 = no cap
 
     def validate(self) -> None:
         from regionprims.errors import UserError
@@ -78,13 +83,18 @@ class OptimSettings:
             raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
         if self.chunk < 0:
             raise UserError("chunk must be 0 (automatic) or a positive number of subsets")
+        if self.refine not in ("skip", "all"):
+            raise UserError(f"refine must be 'skip' or 'all', got {self.refine!r}")
+        if isinstance(self.max_order, bool) or not isinstance(self.max_order, int) or not 0 <= self.max_order <= 64:
+            raise UserError(f"max order must be 0 (no cap) or a number of players from 1 to 64, got {self.max_order!r}")
         if self.memory_mb < 64:
             raise UserError(f"memory bound must be at least 64 MB, got {self.memory_mb}")
 
 
 # What a saved file that lacks a setting was made with: the setting did not exist yet, and the
 # behaviour then is not today's default (store/filecheck.meta_settings fills these in).
-SETTINGS_BEFORE_FIELD = {"tie": "none", "mu": 0.0, "param": "sigmoid", "schedule": "constant", "optimizer": "adam"}
+SETTINGS_BEFORE_FIELD = {"tie": "none", "mu": 0.0, "param": "sigmoid", "schedule": "constant", "optimizer": "adam",
+                         "refine": "all", "max_order": 0}
 
 
 def settings_before_fields(raw: dict) -> dict:
