@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import shutil
+import stat
 import time
 from pathlib import Path
 
@@ -40,9 +42,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def clean_stale_temps(folder: str | Path, max_age: float = STALE_SECONDS) -> int:
+def clean_stale_temps(folder: str | Path, max_age: float = STALE_SECONDS, dirs: bool = False) -> int:
     """Remove our temp files in `folder` whose writer is dead (or that are older than max_age).
-    Never raises: clean-up must not stop the work it precedes. Returns how many were removed."""
+    Whatever bears a temp file's name is removed as such: a symlink itself (never its target), a
+    FIFO, a socket; a directory only with `dirs` (a folder wholly ours, such as the cache's), and
+    then without following links inside it. Never raises: clean-up must not stop the work it
+    precedes. Returns how many were removed."""
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -51,12 +56,17 @@ def clean_stale_temps(folder: str | Path, max_age: float = STALE_SECONDS) -> int
     now = time.time()
     for entry in entries:
         m = _TEMP_RE.match(entry.name)
-        if not m or not entry.is_file(follow_symlinks=False):
+        if not m:
             continue
         try:
-            old = now - entry.stat(follow_symlinks=False).st_mtime > max_age
-            if old or not _pid_alive(int(m.group(1))):
-                os.unlink(entry.path)
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and not dirs:
+                continue
+            if now - st.st_mtime > max_age or not _pid_alive(int(m.group(1))):
+                if stat.S_ISDIR(st.st_mode):
+                    shutil.rmtree(entry.path)    # refuses a link; links inside are unlinked, not followed
+                else:
+                    os.unlink(entry.path)
                 removed += 1
         except OSError:
             continue
