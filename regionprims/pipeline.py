@@ -111,7 +111,8 @@ def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
 
     if cache is None:
         return compute()
-    return cache.get_or_compute(key, compute, encode, decode)[0]
+    what = f"the {spec.model} baseline of class {spec.class_id} ({spec.settings.baseline_codes} codes)"
+    return cache.get_or_compute(key, compute, encode, decode, what)[0]
 
 
 def checked_baseline(t: dict[str, torch.Tensor], shape: Sequence[int]) -> tuple[torch.Tensor, float]:
@@ -156,8 +157,9 @@ def decompose(gen: SplitGenerator, spec: DecompositionSpec, *, cache: ResultCach
     report = Reporter(progress, cancel)
     if cache is None:
         return _compute(gen, spec, None, report), False
+    what = f"the {spec.model} decomposition of class {spec.class_id}, seed {spec.seed}"
     return cache.get_or_compute(decomposition_key(spec), lambda: _compute(gen, spec, cache, report),
-                                to_bytes, lambda data: checked_decomposition(data, spec, gen))
+                                to_bytes, lambda data: checked_decomposition(data, spec, gen), what)
 
 
 def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None, report: Reporter) -> Decomposition:
