@@ -9,7 +9,10 @@ way `method.minimal` makes them:
 
     baseline:      M head passes                       (M = baseline codes)
     warm start:    warm_steps steps of the n single-player masks (batch n)
-    optimisation:  steps x every chunk of each level of 2..n players (monotone masks), or of all
+    optimisation:  the batches of the optimiser's own schedule (minimal.refinement_schedule): each
+                   chunk of each level of 2..n players below the order cap (monotone masks), with
+                   refine 'skip' one probe pass per subset and steps for the expected moving share
+                   only (measured by the last run of this model, split and grid), or of all
                    2^n - 1 subsets (free masks); batch = chunk, from the memory bound
     fit + metrics: one forward of every subset, plus ~TOP + 2 renders (all subsets when ranked by effect)
 
@@ -29,7 +32,7 @@ from typing import Callable
 import torch
 
 from regionprims.method.metrics import TOP
-from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb
+from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb, refinement_schedule
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.models.base import SplitGenerator, mask_renderer
 
@@ -207,37 +210,67 @@ def forget_costs() -> None:
 # Counting the work
 
 
-def chunk_sizes(rows: int, chunk: int) -> list[int]:
-    """Batch sizes of the optimisation: `rows` subsets in chunks of `chunk`."""
-    full, rest = divmod(rows, chunk)
-    return [chunk] * full + ([rest] if rest else [])
-
-
 def refinement_batches(n: int, chunk: int, tie: str) -> list[int]:
-    """Batch sizes of the refinement steps. Monotone masks (method/monotone.py) refine level by
-    level, the subsets of 2..n players, each level in chunks (the single players come from the
-    warm start); free masks refine all 2^n - 1 subsets in chunks."""
-    if tie == "monotone":
-        return [b for k in range(2, n + 1) for b in chunk_sizes(math.comb(n, k), chunk)]
-    return chunk_sizes(2 ** n - 1, chunk)
+    """Batch sizes of the refinement steps of the full schedule (every subset stepped), read from
+    the optimiser's own schedule (minimal.refinement_schedule) without the warm start."""
+    settings = OptimSettings(tie=tie, init="singletons", warm_steps=0, refine="all")
+    return [b.rows for b in refinement_schedule(n, settings, chunk)]
 
 
-def estimate_seconds(spec: DecompositionSpec, cost: TailCost) -> Estimate:
-    """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost."""
+def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, float] | None = None) -> Estimate:
+    """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost. The
+    optimisation is counted batch by batch from the optimiser's schedule (minimal.refinement_schedule);
+    where a batch is probed (refine 'skip'), the probe costs one pass per row and only the expected
+    share of moving rows steps: `moving` (share per order, measured by the last decomposition of this
+    model, split and grid: pipeline.record_moving), else every row (an upper bound)."""
     s = spec.settings
     n = spec.layout.n
     rows = 2 ** n - 1
     chunk = s.chunk or chunk_for(cost.bytes_per_sample, memory_budget_mb(cost.device, s.memory_mb))
-    sizes = refinement_batches(n, chunk, s.tie)
-    warm = s.warm_steps * cost.step(n) if s.init == "singletons" and s.warm_steps > 0 else 0.0
-    optimisation = s.steps * sum(cost.step(b) for b in sizes)
+    seconds = {"warm_start": 0.0, "optimisation": 0.0}
+    passes = 0.0
+    for batch in refinement_schedule(n, s, chunk):
+        share = (moving or {}).get(str(batch.level), 1.0) if batch.probe else 1.0
+        stepped = batch.rows * share
+        part = "warm_start" if batch.level == 1 else "optimisation"
+        seconds[part] += (cost.step(batch.rows) if batch.probe else 0.0) + \
+            (batch.steps * cost.step(max(1, round(stepped))) if stepped > 0 else 0.0)
+        passes += (batch.rows if batch.probe else 0) + batch.steps * stepped
     renders = rows + 1 + min(TOP, rows) + 2 + (rows if spec.rank_by == "effect" else 0)
     parts = {"baseline": (s.baseline_codes + 1) * cost.head_per_sample,
-             "warm_start": warm, "optimisation": optimisation,
-             "renders": renders * cost.forward_per_sample,
-             "chunk": chunk, "sample_steps": (n * s.warm_steps if s.init == "singletons" else 0) + s.steps * sum(sizes)}
-    seconds = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps"))
-    return Estimate(seconds=float(seconds), parts=parts, device=cost.device)
+             **seconds, "renders": renders * cost.forward_per_sample,
+             "chunk": chunk, "sample_steps": round(passes), "skip_share_known": moving is not None}
+    total = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps", "skip_share_known"))
+    return Estimate(seconds=float(total), parts=parts, device=cost.device)
+
+
+def moving_key(identity: str, spec: DecompositionSpec) -> str:
+    """Where the measured share of moving subsets per order of a model, split, grid and mask kind is kept."""
+    return stable_hash(["moving/v1", identity, spec.split, spec.layout.n, spec.settings.mask])
+
+
+def record_moving(cache, identity: str, spec: DecompositionSpec, moving: dict[str, float]) -> None:
+    """Keep the shares a refine-'skip' decomposition measured, for the next estimate of its kind."""
+    if cache is None or spec.settings.refine != "skip" or not moving:
+        return
+    from regionprims.store.cache import cache_key
+    cache.set_bytes(cache_key("moving", moving_key(identity, spec)), json.dumps(moving).encode())
+
+
+def known_moving(cache, identity: str, spec: DecompositionSpec) -> dict[str, float] | None:
+    """The shares recorded by record_moving, or None (never measured here, or unreadable)."""
+    if cache is None:
+        return None
+    from regionprims.store.cache import cache_key
+    data = cache.get_bytes(cache_key("moving", moving_key(identity, spec)))
+    try:
+        raw = json.loads(data) if data else None
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    shares = {str(k): float(v) for k, v in raw.items() if isinstance(v, (int, float)) and 0 <= v <= 1}
+    return shares or None
 
 
 def known_estimate(gen: SplitGenerator, spec: DecompositionSpec) -> Estimate | None:
@@ -249,5 +282,6 @@ def known_estimate(gen: SplitGenerator, spec: DecompositionSpec) -> Estimate | N
 
 
 def estimate(gen: SplitGenerator, spec: DecompositionSpec, cache=None) -> Estimate:
-    """Probe (or reuse the probe of) the spec's model, split and device, and estimate."""
-    return estimate_seconds(spec, tail_cost(gen, spec.split, cache))
+    """Probe (or reuse the probe of) the spec's model, split and device, and estimate (with the
+    moving shares last measured for this model, split and grid, when the cache has them)."""
+    return estimate_seconds(spec, tail_cost(gen, spec.split, cache), known_moving(cache, gen.identity, spec))

@@ -8,6 +8,8 @@ import time
 from dataclasses import replace
 
 import pytest
+
+from regionprims.method.monotone import chunk_sizes
 import torch
 
 from regionprims import cli, estimate as E
@@ -86,15 +88,25 @@ def test_estimate_counts_the_calls_of_a_decomposition(tiny_gen):
     assert est.parts["warm_start"] == pytest.approx(11.0)
     # monotone masks refine level by level: 6 pairs [4, 2], 4 triples [4], the quadruple [1]
     assert E.refinement_batches(4, 4, "monotone") == [4, 2, 4, 1]
-    assert est.parts["optimisation"] == pytest.approx(7 * 4)
-    assert est.seconds == pytest.approx(11 + 28)
-    assert est.parts["sample_steps"] == 4 * 11 + 7 * 11                # the 11 subsets of 2+ players
+    # refine 'skip' with no measured share: each batch one probe pass + every row stepped (an upper bound)
+    assert est.parts["optimisation"] == pytest.approx(4 * (1 + 7))
+    assert est.seconds == pytest.approx(11 + 32)
+    assert est.parts["sample_steps"] == 4 * 11 + 11 + 7 * 11           # the 11 subsets of 2+ players
+    full = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=replace(settings, refine="all")), cost)
+    assert full.parts["optimisation"] == pytest.approx(7 * 4) and full.parts["sample_steps"] == 4 * 11 + 7 * 11
+    # measured shares: half of the pairs move, nothing above -> probes everywhere, steps for 2 + 1 pairs
+    known = E.estimate_seconds(spec, cost, {"2": 0.5, "3": 0.0, "4": 0.0})
+    assert known.parts["optimisation"] == pytest.approx(4 + 2 * 7)
+    assert known.parts["sample_steps"] == 4 * 11 + 11 + 7 * 3
+    capped = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2",
+                                          settings=replace(settings, refine="all", max_order=2)), cost)
+    assert capped.parts["optimisation"] == pytest.approx(2 * 7)       # the 6 pairs only, [4, 2]
     free = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=replace(settings, tie="none")), cost)
     assert free.parts["optimisation"] == pytest.approx(7 * 4)          # 15 subsets in chunks of 4
     assert free.parts["sample_steps"] == 4 * 11 + 7 * 15
     # 3x3 with a chunk that holds every subset: one batch per level (8), not one for all 511
     assert E.refinement_batches(9, 512, "monotone") == [36, 84, 126, 126, 84, 36, 9, 1]
-    assert E.chunk_sizes(15, 4) == [4, 4, 4, 3] and E.chunk_sizes(8, 4) == [4, 4]
+    assert chunk_sizes(15, 4) == [4, 4, 4, 3] and chunk_sizes(8, 4) == [4, 4]
     # the automatic chunk comes from the measured memory per sample, as in method.minimal
     auto = E.estimate_seconds(make_spec(tiny_gen, 0, 1, layout="2x2", settings=OptimSettings(memory_mb=64)),
                               _cost([(1, 1.0)], nbytes=16 << 20))
@@ -163,3 +175,25 @@ def test_known_estimate_never_probes(tiny_gen, monkeypatch):
 def test_progress_poll_interval_is_a_tenth_of_the_expected_time_within_bounds(expected, interval):
     from regionprims.ui.sidebar import poll_seconds
     assert poll_seconds(expected) == pytest.approx(interval)
+
+
+def test_a_decomposition_records_its_moving_shares_for_the_next_estimate(tmp_path):
+    """After a refine-'skip' decomposition the estimate of the same model, split and grid counts
+    only the measured share of moving subsets (fewer passes than the upper bound)."""
+    from regionprims.models.registry import load_generator
+    from regionprims.pipeline import decompose
+    from regionprims.store.cache import ResultCache
+    gen = load_generator("demo", "cpu")
+    cache = ResultCache(tmp_path / "c")
+    spec = make_spec(gen, 1, 7, layout="3x3", settings=OptimSettings(steps=3, warm_steps=4, baseline_codes=4))
+    cost = _cost([(1, 1.0), (512, 1.0)])
+    assert E.known_moving(cache, gen.identity, spec) is None
+    before = E.estimate_seconds(spec, cost, None)
+    dec, _ = decompose(gen, spec, cache=cache)
+    moving = E.known_moving(cache, gen.identity, spec)
+    assert moving == dec.info["moving_by_order"] and set(moving) == {str(k) for k in range(2, 10)}
+    after = E.estimate_seconds(spec, cost, moving)
+    stepped = dec.info["subsets_stepped"]
+    assert after.parts["sample_steps"] == pytest.approx(9 * 4 + 502 + 3 * stepped, abs=9)   # rounding per batch
+    assert after.parts["sample_steps"] < before.parts["sample_steps"]
+    assert dec.info["tail_passes"] == 9 * 4 + 502 + 3 * stepped

@@ -26,6 +26,8 @@ from torch import Tensor
 
 from regionprims.models.base import SplitContext, SplitGenerator, mask_renderer
 from regionprims.progress import Reporter
+from regionprims.method.monotone import Batch, chunk_sizes
+from regionprims.method.monotone import schedule as monotone_schedule
 from regionprims.method.null import receptive_masks
 from regionprims.method.regions import subset_masks
 from regionprims.method.specs import OptimSettings
@@ -221,10 +223,28 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
             "tail_evaluations": int(steps_used.sum()) + warm_evals,
             "tail_passes": int(steps_used.sum()) + warm_evals + probed,
             "subsets_stepped": int((steps_used[subsets.sum(1) >= 2] > 0).sum()),
+            "moving_by_order": moving_by_order(subsets, steps_used),
             "objective_mean": float(objective.mean()),
             "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
     return minimal, fit_loss, info
+
+
+def refinement_schedule(n: int, settings: OptimSettings, chunk: int) -> list[Batch]:
+    """Every batch of tail forward + backward passes that optimize_minimal_features runs, in order:
+    the warm start (the n single-player masks), then the monotone levels (monotone.schedule) or
+    the free masks of all 2^n - 1 subsets. The estimate counts its work from this list."""
+    warm = [Batch(1, n, False, settings.warm_steps)] if settings.init == "singletons" and settings.warm_steps else []
+    if settings.tie == "monotone":
+        return warm + monotone_schedule(n, settings, chunk)
+    return warm + [Batch(0, size, False, settings.steps) for size in chunk_sizes(2 ** n - 1, chunk)]
+
+
+def moving_by_order(subsets: Tensor, steps_used: Tensor) -> dict[str, float]:
+    """Share of the subsets of each order >= 2 that took steps ('2': 0.5, ...): what the refinement's
+    probe let through (1.0 everywhere with refine 'all'; 0.0 above an order cap)."""
+    order = subsets.sum(1)
+    return {str(k): float((steps_used[order == k] > 0).float().mean()) for k in range(2, subsets.shape[1] + 1)}
 
 
 def _ridge_weights(subsets: Tensor, settings: OptimSettings) -> Tensor:

@@ -21,6 +21,8 @@ m_S = b_S): an approximation whose effect docs/method.md measures.
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -57,12 +59,38 @@ def level_is_capped(level: int, settings: OptimSettings) -> bool:
     return 0 < settings.max_order < level
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One batch of the optimisation, as it runs: `rows` subsets of `level` players; with `probe`,
+    one gradient per row first decides which rows take the `steps` steps."""
+
+    level: int
+    rows: int
+    probe: bool
+    steps: int
+
+
+def chunk_sizes(rows: int, chunk: int) -> list[int]:
+    """`rows` subsets in batches of at most `chunk`."""
+    full, rest = divmod(rows, chunk)
+    return [chunk] * full + ([rest] if rest else [])
+
+
+def schedule(n: int, settings: OptimSettings, chunk: int) -> list[Batch]:
+    """The refinement's batches in the order monotone_masks runs them: each level of 2..n players
+    not above the order cap, in chunks (the single players come from the warm start)."""
+    return [Batch(level, size, settings.refine == "skip", settings.steps)
+            for level in range(2, n + 1) if not level_is_capped(level, settings)
+            for size in chunk_sizes(math.comb(n, level), chunk)]
+
+
 def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles: Tensor, singles_half: Tensor,
                    settings: OptimSettings, chunk: int, done: int,
                    probe: Probe | None = None) -> tuple[Tensor, Tensor, Tensor, int]:
     """Masks [2**n, ...] for every row (row 0 zero; the singleton rows from `singles`, mask values in
     [0, 1]), the same after half of each level's steps (on the final lower levels), the steps used
-    per row, and the per-sample tail passes of the probes (refine "skip")."""
+    per row, and the per-sample tail passes of the probes (refine "skip"). The batches are those
+    of `schedule`; the levels above the order cap follow, each the max of its sub-masks."""
     n = subsets.shape[1]
     masks = torch.zeros(2 ** n, *singles.shape[1:], device=singles.device)
     half = torch.zeros_like(masks)
@@ -71,30 +99,32 @@ def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles
     levels = level_rows(n)
     masks[levels[0].to(singles.device)] = singles
     half[levels[0].to(singles.device)] = singles_half
-    for level, rows in enumerate(levels[1:], start=2):
+    start = {}
+    for batch in schedule(n, settings, chunk):
+        first = start.get(batch.level, 0)
+        part = levels[batch.level - 1][first:first + batch.rows]
+        start[batch.level] = first + batch.rows
+        at = part.to(masks.device)
+        base = union_below(masks, part, n)
+        masks[at] = half[at] = base
+        if batch.probe and probe is not None:
+            movable = probe(region[at], base).cpu()
+            probed += len(part)
+        else:
+            movable = torch.ones(len(part), dtype=torch.bool)
+        done += int((~movable).sum()) * settings.steps       # progress: the skipped rows are done
+        if not movable.any():
+            continue
+        keep = movable.nonzero().squeeze(1)
+        sub, sub_at, sub_base = part[keep], at[keep.to(at.device)], base[keep.to(base.device)]
+        params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done)
+        masks[sub_at] = sub_base + (1 - sub_base) * params
+        half[sub_at] = sub_base + (1 - sub_base) * mid
+        steps[sub] = used
+        done += len(sub) * settings.steps
+    for level in range(2, n + 1):
         if level_is_capped(level, settings):
+            rows = levels[level - 1]
             base = torch.cat([union_below(masks, rows[i:i + chunk], n) for i in range(0, len(rows), chunk)])
             masks[rows.to(masks.device)] = half[rows.to(masks.device)] = base
-            done += len(rows) * settings.steps              # progress: these steps are not needed
-            continue
-        for i in range(0, len(rows), chunk):
-            part = rows[i:i + chunk]
-            at = part.to(masks.device)
-            base = union_below(masks, part, n)
-            masks[at] = half[at] = base
-            if settings.refine == "skip" and probe is not None:
-                movable = probe(region[at], base).cpu()
-                probed += len(part)
-            else:
-                movable = torch.ones(len(part), dtype=torch.bool)
-            done += int((~movable).sum()) * settings.steps   # progress: the skipped rows are done
-            if not movable.any():
-                continue
-            keep = movable.nonzero().squeeze(1)
-            sub, sub_at, sub_base = part[keep], at[keep.to(at.device)], base[keep.to(base.device)]
-            params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done)
-            masks[sub_at] = sub_base + (1 - sub_base) * params
-            half[sub_at] = sub_base + (1 - sub_base) * mid
-            steps[sub] = used
-            done += len(sub) * settings.steps
     return masks, half, steps, probed
