@@ -363,10 +363,9 @@ class ResultCache:
         """An fd holding the exclusive flock of `path`, a regular file in locks/; None (after one
         warning) when no such file can be had there."""
         while True:
-            fd = self._lock_fd(path)
+            fd, reason = self._lock_fd(path)
             if fd is None:
-                note(f"warning: the lock {path} is not a plain file and cannot be replaced; computing "
-                     f"{wait.what} without it (another process may compute it too)")
+                self._warn_unlocked(path, wait.what, reason)
                 return None
             delay = 0.01
             while True:
@@ -378,30 +377,37 @@ class ResultCache:
                     delay = wait.pause(delay)
                 except OSError as exc:
                     os.close(fd)
-                    note(f"warning: cannot lock {path} ({exc.strerror or exc}); computing {wait.what} without "
-                         "the lock (another process may compute it too)")
+                    self._warn_unlocked(path, wait.what, exc.strerror or str(exc))
                     return None
             if self._still_there(fd, path):
                 return fd
             os.close(fd)                             # removed as unheld meanwhile: lock the new one
 
-    def _lock_fd(self, path: Path) -> int | None:
-        """`path` opened (created if absent) as a regular file, never through a link, never a
-        FIFO or a device; whatever else is there is removed first. None when that fails."""
+    @staticmethod
+    def _warn_unlocked(path: Path, what: str, reason: str) -> None:
+        note(f"warning: cannot use the lock {path} ({reason}); computing {what} without it "
+             "(another process may compute it too)")
+
+    def _lock_fd(self, path: Path) -> tuple[int | None, str]:
+        """(fd, "") of `path` opened (created if absent) as a regular file, never through a link,
+        never a FIFO or a device; whatever else is there is removed first. (None, why) when that
+        fails."""
+        reason = "not a plain file, and it cannot be removed"
         for _ in range(3):
             if os.path.lexists(path) and not is_regular(path):
                 remove_inside(path, self.locks)
             try:
                 fd = os.open(path, OPEN_FLAGS | os.O_CREAT, 0o644)
-            except OSError:
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
                 continue
             try:
                 if stat.S_ISREG(os.fstat(fd).st_mode):
-                    return fd
+                    return fd, ""
             except OSError:
                 pass
             os.close(fd)
-        return None
+        return None, reason
 
     @staticmethod
     def _still_there(fd: int, path: Path) -> bool:

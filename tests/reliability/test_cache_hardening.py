@@ -260,3 +260,35 @@ def test_unwritable_cache_keeps_the_result(use_tiny, capsys, tmp_path, monkeypat
     assert len(warnings) == 1 and warnings[0].startswith("warning: "), err
     assert os.strerror(err_no) in warnings[0] and "not cached" in warnings[0]
     assert not [p for p in _cache(cache_dir).entries.iterdir()]     # no temp file left either
+
+
+def test_failing_writes_warn_once_until_one_succeeds(tmp_path, monkeypatch, capsys):
+    """Every caller of the cache (studies, estimates) is spared the exception; a full disk fails
+    every write, so its warning is said once, and again only after a write has worked."""
+    import regionprims.store.cache as cache_module
+    cache = _cache(tmp_path / "c")
+    real_write = cache_module.write_atomic
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(cache_module, "write_atomic", lambda path, data: (_ for _ in ()).throw(full))
+    cache.set_bytes("v4/study/a", b"{}")
+    cache.set_bytes("v4/study/b", b"{}")
+    assert capsys.readouterr().err.count("warning:") == 1
+    monkeypatch.setattr(cache_module, "write_atomic", real_write)
+    cache.set_bytes("v4/study/c", b"{}")
+    monkeypatch.setattr(cache_module, "write_atomic", lambda path, data: (_ for _ in ()).throw(full))
+    cache.set_bytes("v4/study/d", b"{}")
+    assert capsys.readouterr().err.count("warning:") == 1
+    assert cache.keys() == ["v4/study/c"]
+
+
+def test_unusable_lock_place_computes_with_a_warning(tmp_path, monkeypatch, capsys):
+    """When no regular lock file can be had (it cannot be removed, the disk is full), the value is
+    computed without the process lock, with one warning naming the lock and why."""
+    from regionprims.store.cache import ResultCache
+    cache = _cache(tmp_path / "c")
+    monkeypatch.setattr(ResultCache, "_lock_fd", lambda self, path: (None, os.strerror(errno.ENOSPC)))
+    value, hit = cache.get_or_compute("v4/study/x", lambda: b"computed", bytes, bytes, "the study x")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (value, hit) == (b"computed", False) and cache.get_bytes("v4/study/x") == b"computed"
+    assert len(err) == 1 and err[0].startswith("warning: ") and "the study x" in err[0], err
+    assert "No space left on device" in err[0] and str(cache.locks) in err[0]
