@@ -121,9 +121,10 @@ def test_broken_cache_db_never_stops_a_command(use_tiny, capsys, tmp_path, damag
         db.write_bytes(db.read_bytes()[: db.stat().st_size // 2])
     assert _metrics(capsys, cache_dir)["cache_hit"] is False
     code, out, err = run(capsys, "cache", "info", "--cache-dir", cache_dir)
-    assert code == 0 and json.loads(out)["entries"] == 2, err
+    entries = json.loads(out)["entries"]
+    assert code == 0 and entries >= 2, err             # the baseline, the decomposition (and the estimate's)
     code, out, err = run(capsys, "cache", "clear", "--cache-dir", cache_dir)
-    assert code == 0 and "removed 2 entries" in out, err
+    assert code == 0 and f"removed {entries} entries" in out, err
     assert not (cache_dir / "data").exists()
 
 
