@@ -13,7 +13,13 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from regionprims import allocator  # noqa: E402
+
+# A decomposition's buffers are reused from the heap (regionprims/allocator.py). Tuned before
+# torch and the pages are imported: the first runs of several tabs import them at once, and
+# every thread that allocates before the arena limit is set gets a malloc arena of its own,
+# whose freed top the explorer can never hand back (regionprims/ui/memory.py).
+allocator.tune()
+
 from regionprims.ui import frame  # noqa: E402
 
-allocator.tune()    # a decomposition's buffers are reused from the heap (regionprims/allocator.py)
 frame.main()

@@ -8,7 +8,9 @@ decomposition prepared for live use.
 * `composite(dec, view)`: f0 + sum_S w_S Delta f_S + w_r r (render.compose_feature).
 * `Mixer`: one decomposition prepared for live use: `frame(view)` composes, runs the tail once,
   and computes the live metrics (PSNR on the players, the share of component strength switched
-  on, the additivity error of the current mix, exact and fast through a Gram matrix).
+  on, the additivity error of the current mix, exact and fast through a Gram matrix). What it
+  computes on first use (patterns, pictures, build-ups) is memoised in a store the caller may
+  bound (the explorer passes a byte-bounded LRU); `nbytes` is what the mixer holds.
 The pictures of a mix (PNG stills, cards) are in `regionprims.pictures`.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, Sequence
 
 import numpy as np
 import torch
@@ -169,6 +171,16 @@ def composite(dec: Decomposition, view: ViewState) -> torch.Tensor:
     return compose_feature(dec.baseline, dec.components, dec.residual, w, view.residual)
 
 
+def _memo_value_bytes(value: Any) -> int:
+    """Bytes of a memo entry: a tensor, bytes, or an object made of them (a BuildUp)."""
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return _tensor_bytes(value)
+    fields = vars(value).values() if hasattr(value, "__dict__") else value if isinstance(value, (list, tuple)) else ()
+    return sum(_memo_value_bytes(v) for v in fields)
+
+
 @dataclass
 class Frame:
     image: torch.Tensor            # [3, H, W] in [-1, 1]
@@ -177,11 +189,26 @@ class Frame:
     metrics: dict
 
 
+def _tensor_bytes(*values: Any) -> int:
+    out = 0
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            out += v.numel() * v.element_size()
+        elif isinstance(v, np.ndarray):
+            out += v.nbytes
+    return out
+
+
 class Mixer:
     """A decomposition prepared for live rendering. Everything per-decomposition is computed
-    once here (norms, the Gram matrix for the live additivity error, the baseline image)."""
+    once here (norms, the Gram matrix for the live additivity error, the baseline image).
 
-    def __init__(self, gen, dec: Decomposition, ctx):
+    `memo` holds what is computed on first use (patterns per row, card and still PNGs,
+    build-ups); any mapping with get and item assignment will do. Entries must be recomputable:
+    a bounded memo (the explorer's byte-bounded LRU) may drop them at any time. By default it
+    is a plain dict, fine for a mixer that lives for one export."""
+
+    def __init__(self, gen, dec: Decomposition, ctx, memo: MutableMapping | None = None):
         self.gen, self.dec, self.ctx = gen, dec, ctx
         self.rows = int(dec.components.shape[0])
         self.n = dec.n
@@ -197,7 +224,20 @@ class Mixer:
         self._gram: np.ndarray | None = None
         self._den: np.ndarray | None = None
         self._additivity_memo: dict = {}
-        self._store: dict = {}
+        self._store: MutableMapping = {} if memo is None else memo
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this mixer keeps alive: the decomposition's tensors, its own arrays and the
+        memo (a bounded memo reports its own total; the generator is shared and not counted)."""
+        d = self.dec
+        own = _tensor_bytes(d.z, d.image, d.feature, d.baseline, d.subsets, d.minimal, d.components, d.residual,
+                            d.player_masks, d.fit_loss, self.norms, self.player_mask, self.x_rgb,
+                            self.baseline_image, self.baseline_rgb, self._gram, self._den)
+        memo = getattr(self._store, "nbytes", None)
+        if not isinstance(memo, int):
+            memo = sum(_memo_value_bytes(v) for v in list(self._store.values()))
+        return own + memo + 8 * len(self._additivity_memo)
 
     def _prepare_gram(self) -> None:
         c = self.dec.components.flatten(1).to(torch.float64)
@@ -246,24 +286,28 @@ class Mixer:
 
     # -- per-decomposition analyses (computed on first use, then kept) ---------------------
     def memo(self, key: object, compute: Callable[[], object]):
-        """The value stored under `key`, computed by `compute()` on first use."""
+        """The value stored under `key`, computed by `compute()` on first use (and again if a
+        bounded memo has dropped it)."""
         value = self._store.get(key)
         if value is None:
-            value = self._store[key] = compute()
+            value = compute()
+            self._store[key] = value
         return value
 
     def patterns(self, rows: Sequence[int], kind: str = "isolated") -> torch.Tensor:
         """Regional patterns [len(rows), 3, H, W] of the given component rows (memoised per row)."""
         rows = [int(r) for r in rows]
-        store = self._store.setdefault(("patterns", kind), {})
-        todo = [r for r in rows if r not in store]
+        if not rows:
+            return torch.empty(0, 3, *self.dec.image.shape[-2:])
+        have = {r: self._store.get(("pattern", kind, r)) for r in dict.fromkeys(rows)}
+        todo = [r for r, v in have.items() if v is None]
         if todo:
             out = regional_patterns(self.gen, self.ctx, self.dec.feature, self.dec.baseline,
                                     self.dec.components, todo, kind)
-            store.update(zip(todo, out))
-        if not rows:
-            return torch.empty(0, 3, *self.dec.image.shape[-2:])
-        return torch.stack([store[r] for r in rows])
+            for r, pattern in zip(todo, out):
+                have[r] = pattern.clone()       # its own storage: a memo entry must not pin the batch
+                self._store[("pattern", kind, r)] = have[r]
+        return torch.stack([have[r] for r in rows])
 
     def patch_energy(self, rows: Sequence[int]) -> np.ndarray:
         """[len(rows), grid patches]: share of each component's leave-one-out pattern energy

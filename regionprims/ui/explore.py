@@ -96,19 +96,44 @@ def _apply_preset(name: str, n: int, ranking: list[int]) -> None:
     st.rerun([MIX_VIEW, MIX_CONTROLS])
 
 
+def _mixer(cur: Current):
+    """The prepared mixer of a fragment's selection (fragments hold Current.light); None, with
+    the no-result note, when the decomposition is nowhere any more."""
+    mx = resources.mixer(cur.key, cur.gen, cur.dec, cur.spec)
+    if mx is None:
+        state.no_result_note(cur)
+    return mx
+
+
+def _view_key(view) -> tuple:
+    return (tuple(sorted(view.weights.items())), view.off, view.solo, view.residual)
+
+
+def _rendered(mx, key: str, view) -> tuple[bytes, bytes, dict]:
+    """The mix's PNG, its difference PNG and its metrics, kept in the session's store: a view
+    the user comes back to (a box ticked twice, a page rerun) is not rendered again."""
+    store = resources.session_store()
+    entry = ("frame", key, _view_key(view))
+    out = store.get(entry)
+    if out is None:
+        frame = mx.frame(view)
+        out = store.put(entry, (*frame_pngs(mx, frame), frame.metrics))
+    return out
+
+
 @st.fragment(key=MIX_VIEW)
 def mix_view(cur: Current) -> None:
     """Original | baseline | current mix | difference, and the live metrics of the mix."""
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
-    frame = mx.frame(state.view())
-    mix_png, diff_png = frame_pngs(mx, frame)
+    mx = _mixer(cur)
+    if mx is None:
+        return
+    mix_png, diff_png, m = _rendered(mx, cur.key, state.view())
     cols = st.container(key="px_view").columns(4, gap="small")
     cols[0].image(still_png(mx, "original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
     cols[1].image(still_png(mx, "baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
     cols[3].image(diff_png, caption=f"|mix − x| per pixel: dark 0 → bright ≥ {DIFF_VMAX:g}", width="stretch",
                   output_format="PNG")
-    m = frame.metrics
     mc = st.columns(5)
     mc[0].metric("PSNR on players", f"{m['player_psnr']:.1f} dB",
                  help="PSNR of the current mix against x on the players' pixels (100 dB = identical).")
@@ -125,7 +150,9 @@ def mix_view(cur: Current) -> None:
 @st.fragment(key=MIX_CONTROLS)
 def mix_controls(cur: Current) -> None:
     """Presets, the residual's weight, and one card per component with on / solo / weight."""
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    mx = _mixer(cur)
+    if mx is None:
+        return
     dec = mx.dec
     lay = dec.spec.layout
     view = state.view()
@@ -190,7 +217,9 @@ def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
 
 @st.fragment
 def buildup(cur: Current) -> None:
-    mx = resources.mixer(cur.key, cur.gen, cur.dec)
+    mx = _mixer(cur)
+    if mx is None:
+        return
     n_comp = len(mx.dec.ranking)
     c1, c2, c3 = st.columns([1.3, 1, 3], vertical_alignment="bottom")
     with_res = c1.toggle("add the residual r", key="buildup_residual",
@@ -231,8 +260,11 @@ def page(cur: Current) -> None:
         if cur.error is None:
             state.no_result_note(cur, " to split this image into its regional components.")
         return
+    if _mixer(cur) is None:
+        return
+    light = cur.light()                     # what the fragments keep between their reruns
     tab_mix, tab_build = st.tabs(["Mixer", "Build-up"])
     with tab_mix:
-        mixer(cur)
+        mixer(light)
     with tab_build:
-        buildup(cur)
+        buildup(light)

@@ -17,7 +17,7 @@ def page(cur: Current) -> None:
     mx = resources.page_mixer(cur, "Export")
     if mx is None:
         return
-    gen, dec = cur.gen, mx.dec
+    gen, dec, key, spec = cur.gen, mx.dec, cur.key, cur.spec
     view = state.view()
     weights = view.effective(dec.components.shape[0])
     residual = view.residual
@@ -30,14 +30,24 @@ def page(cur: Current) -> None:
         caption = ex.provenance_caption(dec)
     except Exception as exc:  # noqa: BLE001
         caption = f"(no caption: {exc})"
+    store, entry = resources.session_store(), ("panel", key, tuple(weights.tolist()), residual, top_k)
     try:
-        preview = ex.panel_bytes(gen, dec, "png", weights=weights, residual_weight=residual, top_k=top_k)
+        preview = store.get(entry) or store.put(entry, ex.panel_bytes(gen, dec, "png", weights=weights,
+                                                                      residual_weight=residual, top_k=top_k))
     except Exception as exc:  # noqa: BLE001 - show one line, never a traceback
         st.error(f"cannot build the panel: {exc}")
         return
 
+    # The buttons' callables run when clicked, on a thread of their own, and Streamlit keeps
+    # them for the session: they hold the key, not the decomposition (resources.decomposition).
+    def the_dec():
+        found = resources.decomposition(key, spec)
+        if found is None:
+            raise RuntimeError("the decomposition is no longer available; reload the page")
+        return found
+
     def panel(fmt: str):
-        return lambda: ex.panel_bytes(gen, dec, fmt, weights=weights, residual_weight=residual, top_k=top_k)
+        return lambda: ex.panel_bytes(gen, the_dec(), fmt, weights=weights, residual_weight=residual, top_k=top_k)
 
     cols = st.columns(3)
     buttons = [
@@ -45,9 +55,9 @@ def page(cur: Current) -> None:
         ("Panel (SVG)", "svg", panel("svg")),
         ("Panel (PDF)", "pdf", panel("pdf")),
         ("Slide (PowerPoint)", "pptx",
-         lambda: ex.panel_pptx(gen, dec, weights=weights, residual_weight=residual, top_k=top_k)),
-        ("Decomposition file", "safetensors", lambda: ex.decomposition_bytes(dec)),
-        ("Build-up (GIF)", "gif", lambda: ex.buildup_gif(gen, dec, k_max=20)),
+         lambda: ex.panel_pptx(gen, the_dec(), weights=weights, residual_weight=residual, top_k=top_k)),
+        ("Decomposition file", "safetensors", lambda: ex.decomposition_bytes(the_dec())),
+        ("Build-up (GIF)", "gif", lambda: ex.buildup_gif(gen, the_dec(), k_max=20)),
     ]
     for i, (label, ext, data) in enumerate(buttons):
         cols[i % 3].download_button(label, data=data, file_name=ex.suggested_filename(dec, ext), mime=MIME[ext],

@@ -74,6 +74,7 @@ def main() -> None:
         selected.run()
     finally:
         st.session_state[_RUNNING] = False
+        state.end_run()
     state.sync_url()
 
 

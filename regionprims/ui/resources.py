@@ -1,17 +1,23 @@
 """Per-process resources shared by every session: generators (loaded once, registry), specs,
-prepared mixers (one per decomposition, LRU), preview images. Backend calls only."""
+prepared mixers and preview images (in one store bounded by bytes, memory.explorer_bytes), and
+each session's own store (bounded by memory.session_bytes, emptied when the session ends).
+Backend calls only."""
 from __future__ import annotations
 
-import streamlit as st
+import threading
+from typing import Hashable
 
-from regionprims import pipeline
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from regionprims import jobs, pipeline
 from regionprims.errors import UserError
 from regionprims.models import registry
 from regionprims.method.regions import parse_layout
 from regionprims.method.specs import OptimSettings
 from regionprims.method.mixer import Mixer
 from regionprims.pictures import grid_overlay, png_bytes, scale_for, upscale
-from regionprims.ui import state
+from regionprims.ui import memory, state
 
 
 def generator(model: str):
@@ -49,11 +55,82 @@ def spec(identity: str, model: str, class_id: int, seed: int, truncation: float 
                               players=players, settings=OptimSettings(steps=steps, baseline_codes=codes))
 
 
-@st.cache_resource(show_spinner="Preparing the decomposition for live rendering…", max_entries=4)
-def mixer(key: str, _gen, _dec) -> Mixer:
-    """The decomposition prepared for live rendering (one per decomposition key)."""
-    ctx = pipeline.image_and_feature(_gen, _dec.spec)[3]
-    return Mixer(_gen, _dec, ctx)
+_SHARED: memory.ByteLRU | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared() -> memory.ByteLRU:
+    """The process-wide store of prepared mixers and previews, bounded by bytes. A plain module
+    object rather than st.cache_resource: download callables read it on threads that have no
+    session."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = memory.ByteLRU(memory.explorer_bytes(), on_evict=_evicted)
+        return _SHARED
+
+
+def reset_shared() -> None:
+    """Forget the shared store (tests; a new budget is read on next use)."""
+    global _SHARED
+    with _SHARED_LOCK:
+        _SHARED = None
+
+
+def _evicted(key: Hashable, value: object) -> None:
+    if isinstance(value, Mixer):
+        memory.release_free_memory_soon()
+
+
+def _released(store: memory.ByteLRU) -> None:
+    """A session disconnected (Streamlit clears its session-scoped resources): drop what it
+    kept and hand the freed heap back."""
+    store.clear()
+    memory.release_free_memory_soon()
+
+
+@st.cache_resource(scope="session", on_release=_released, show_spinner=False)
+def _session_store() -> memory.ByteLRU:
+    return memory.ByteLRU(memory.session_bytes())
+
+
+def session_store() -> memory.ByteLRU:
+    """This session's own store (rendered frames, the export preview), bounded by bytes and
+    emptied when the session disconnects. Outside a session (a script, a download callable's
+    thread) a throwaway one."""
+    try:
+        return _session_store()
+    except StreamlitAPIException:
+        return memory.ByteLRU(memory.session_bytes())
+
+
+def decomposition(key: str, spec) -> object | None:
+    """The finished decomposition of `key` without computing: a prepared mixer's, else the job
+    registry's or the disk cache's (jobs.lookup). Sessions keep only the key and the spec
+    between runs, so a decomposition the stores have let go is not held alive by a tab."""
+    mx = shared().get(("mixer", key))
+    if mx is not None:
+        return mx.dec
+    return jobs.lookup(spec)[0] if spec is not None else None
+
+
+def mixer(key: str, gen, dec=None, spec=None) -> Mixer | None:
+    """The decomposition of `key` prepared for live rendering, shared by every session looking
+    at it; None when it is nowhere to be found (not computed, or dropped from every store)."""
+    store = shared()
+    mx = store.get(("mixer", key))
+    if mx is not None:
+        return mx
+    if dec is None:
+        dec = decomposition(key, spec)
+    if dec is None:
+        return None
+    with st.spinner("Preparing the decomposition for live rendering…"):
+        ctx = pipeline.image_and_feature(gen, dec.spec)[3]
+        mx = Mixer(gen, dec, ctx, memo=memory.ByteLRU(memory.mixer_memo_bytes()))
+    store.put(("mixer", key), mx)
+    memory.release_free_memory_soon()       # the job that made it has freed its buffers by now
+    return mx
 
 
 def page_mixer(cur: state.Current, title: str) -> Mixer | None:
@@ -61,13 +138,25 @@ def page_mixer(cur: state.Current, title: str) -> Mixer | None:
     None (after showing the selection's error or the no-result note) when there is none."""
     if not state.page_start(cur, title):
         return None
-    return mixer(cur.key, cur.gen, cur.dec)
+    mx = mixer(cur.key, cur.gen, cur.dec, cur.spec)
+    if mx is None:
+        state.no_result_note(cur)
+    return mx
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
 def preview(identity: str, model: str, class_id: int, seed: int, truncation: float | None, layout: str,
             players: tuple[int, ...] | None, _gen=None) -> bytes:
-    """PNG of the generated image with the grid, numbered patches and the players outlined."""
+    """PNG of the generated image with the grid, numbered patches and the players outlined
+    (kept in the shared store)."""
+    key = ("preview", identity, model, class_id, seed, truncation, layout, players)
+    png = shared().get(key)
+    if png is None:
+        png = shared().put(key, _preview(model, class_id, seed, truncation, layout, players, _gen))
+    return png
+
+
+def _preview(model: str, class_id: int, seed: int, truncation: float | None, layout: str,
+             players: tuple[int, ...] | None, _gen=None) -> bytes:
     gen = _gen if _gen is not None else generator(model)
     rgb = pipeline.sample_image(gen, class_id, seed, truncation)
     lay = parse_layout(layout, players, force=True)

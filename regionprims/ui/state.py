@@ -2,8 +2,9 @@
 state back to the URL, and the current selection shared by all pages."""
 from __future__ import annotations
 
+import copy
 import uuid
-from dataclasses import dataclass
+import weakref
 
 import streamlit as st
 
@@ -33,17 +34,39 @@ LAYOUTS = ("3x3", "2x2", "2x3", "3x4", "paper")
 DEFAULTS = OptimSettings()
 
 
-@dataclass
 class Current:
-    """What every page of this run works on (built by the sidebar)."""
+    """What every page of this run works on (built by the sidebar).
 
-    app: AppState
-    gen: object = None
-    spec: object = None
-    key: str | None = None
-    dec: object = None
-    error: str | None = None
-    job: object = None
+    `dec` is held strongly while a script run uses it and only weakly in the copy a session
+    keeps between runs (`light`): the decomposition stays reachable while the shared stores
+    (the job registry, the prepared mixers) keep it, and a tab never keeps it alive alone."""
+
+    def __init__(self, app: AppState, gen: object = None, spec: object = None, key: str | None = None,
+                 dec: object = None, error: str | None = None, job: object = None):
+        self.app, self.gen, self.spec, self.key, self.error, self.job = app, gen, spec, key, error, job
+        self.dec = dec
+
+    @property
+    def dec(self):
+        if self._dec is not None:
+            return self._dec
+        return self._dec_ref() if self._dec_ref is not None else None
+
+    @dec.setter
+    def dec(self, value) -> None:
+        self._dec = value
+        self._dec_ref = weakref.ref(value) if value is not None else None
+
+    def light(self) -> "Current":
+        """This selection holding its decomposition weakly: what the session keeps between
+        runs and what fragments capture (they find the mixer again by key: resources.mixer)."""
+        out = copy.copy(self)
+        out._dec = None
+        return out
+
+    def __repr__(self) -> str:
+        return f"Current(app={self.app!r}, key={self.key!r}, dec={'set' if self.dec is not None else None}, " \
+               f"error={self.error!r})"
 
 
 def init() -> None:
@@ -133,6 +156,13 @@ def sync_url() -> None:
 
 def set_current(cur: Current) -> None:
     st.session_state[CURRENT] = cur
+
+
+def end_run() -> None:
+    """After a script run: keep the selection, its decomposition only weakly (Current.light)."""
+    cur = st.session_state.get(CURRENT)
+    if cur is not None:
+        st.session_state[CURRENT] = cur.light()
 
 
 def current() -> Current:
