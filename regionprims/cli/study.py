@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from regionprims.errors import UserError
+from regionprims.validation import printable
 
 SETTING_FLAGS = ("truncation", "split", "layout", "players", "steps", "lr", "lam", "mask", "baseline_codes",
                  "chunk", "memory_mb", "rank_by", "force")
@@ -24,8 +25,10 @@ def register(subparsers) -> None:
                     "Resumable (a rerun computes nothing that is cached); an image that fails is recorded and "
                     "the study goes on; exit status 1 when any image failed.")
     p.add_argument("study_file", nargs="?", default=None, help="a TOML study file with the same keys as the "
-                   "flags (flags given on the command line win)")
-    p.add_argument("--model", default=None, help="generator name (default: demo)")
+                   "flags (flags given on the command line win); without it and without --classes/--seeds, "
+                   "the study recorded in --out is run again")
+    p.add_argument("--model", default=None, help="generator name (default: demo); a plug-in named by a study "
+                   "file or folder is used only when given here too")
     p.add_argument("--classes", default=None, help="names, indices or ranges A-B, comma-separated, or 'all'")
     p.add_argument("--seeds", default=None, help="seeds: a list (0,3,7), a range (0-9), or both")
     p.add_argument("--truncation", default=None, type=float, help="in (0, 1]; default: the model's")
@@ -52,43 +55,58 @@ def register(subparsers) -> None:
     p.add_argument("--pool", type=int, default=100, help="components of image b searched (default 100)")
     p.add_argument("--out", default=None, help="write the report files here (default: the study folder)")
     p.add_argument("--cache-dir", default=None)
+    p.add_argument("--model", default=None, help="the study's model, when it is a plug-in spec or folder (a "
+                   "model named only by a study is never imported)")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=cmd_study)
 
 
 def plan_from_args(args):
+    """The plan of the flags over a TOML file's keys, or over the plan recorded in --out (a
+    resume). A model named by the file or the folder is a stored name (registry.resolve_stored)
+    unless --model names the model."""
+    from dataclasses import replace
+
+    from regionprims.models.registry import resolve_stored
     from regionprims.study.plan import StudyPlan, plan_from_mapping, read_study_file
-    base = plan_from_mapping(read_study_file(args.study_file)) if args.study_file else None
+    from regionprims.study.records import STUDY_JSON, load_folder
+    base = None
+    if args.study_file:
+        base, where = plan_from_mapping(read_study_file(args.study_file)), args.study_file
+    elif args.classes is None and args.seeds is None and args.out and (Path(args.out) / STUDY_JSON).is_file():
+        base, where = load_folder(args.out).plan, str(Path(args.out) / STUDY_JSON)
     if base is None and (args.classes is None or args.seeds is None):
-        raise UserError("give --classes and --seeds (or a study file)")
+        raise UserError("give --classes and --seeds (or a study file, or an --out folder holding a study)")
+    if base is not None and args.model is None:
+        base = replace(base, model=resolve_stored(base.model, where))
     flags = {k: getattr(args, k) for k in SETTING_FLAGS}
     flags.update(model=args.model, classes=args.classes, seeds=args.seeds)
     return plan_from_mapping(flags, base or StudyPlan(model="demo"))
 
 
-def _check_flags(args) -> None:
-    if args.workers is not None and args.workers < 1:
-        raise UserError(f"--workers must be at least 1, got {args.workers}")
-    if args.gpus_per_task is not None and args.gpus_per_task < 0:
-        raise UserError(f"--gpus-per-task must be >= 0, got {args.gpus_per_task}")
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise UserError(f"--out {args.out} exists and is not a folder")
+def _options(args):
+    """The batch's options, checked before Ray starts."""
+    from regionprims.study import runner
+    return runner.BatchOptions(out=Path(args.out) if args.out else None,
+                               cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                               cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
+                               workers=args.workers, task=runner.decompose_image).validate()
 
 
 def cmd_batch(args) -> int:
     from regionprims.cli.terminal import StderrProgress
-    plan = plan_from_args(args)
-    _check_flags(args)
     try:
         from regionprims.study import runner
     except ImportError as exc:
         raise UserError(f"batch needs Ray ({exc}): pip install 'regionprims[batch]'") from None
+    from regionprims.study.records import claim_folder
+    plan = plan_from_args(args)
+    opts = _options(args)
+    if opts.out is not None:
+        with claim_folder(opts.out, plan):  # refused before Ray starts; run_batch holds it for the run
+            pass
     bar = StderrProgress(args.quiet)
     start = time.perf_counter()
-    opts = runner.BatchOptions(out=Path(args.out) if args.out else None,
-                               cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                               cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
-                               workers=args.workers, task=runner.decompose_image)
     bar(0, 1, "starting Ray and the workers")
     with contextlib.redirect_stdout(sys.stderr):    # Ray prints worker errors on stdout: keep it for --json
         started = runner.connect(args.address)
@@ -126,8 +144,8 @@ def batch_summary(record, seconds: float) -> dict:
 def _summary_text(s: dict) -> str:
     lines = [f"study {s['study_id']}: {s['done']}/{s['images']} done ({s['cached']} cached), {s['failed']} failed, "
              f"{s['seconds']:.1f} s" + (f"; files, study.json and report in {s['out']}" if s["out"] else "")]
-    lines += [f"  failed: class {f['class_id']} ({f['class_name']}) seed {f['seed']}: {f['error']}"
-              for f in s["failures"]]
+    lines += [f"  failed: class {f['class_id']} ({printable(f['class_name'])}) seed {f['seed']}: "
+              f"{printable(f['error'])}" for f in s["failures"]]
     return "\n".join(lines)
 
 
@@ -154,7 +172,7 @@ def cmd_study(args) -> int:
     from regionprims.study.tables import markdown
     if not 1 <= args.top <= args.pool:
         raise UserError(f"need 1 <= --top <= --pool, got --top {args.top} --pool {args.pool}")
-    record = open_study(args.target, args.cache_dir)
+    record = open_study(args.target, args.cache_dir, args.model)
     if not record.done():
         raise UserError(f"study {record.study_id} has no finished image")
     folder = Path(args.out) if args.out else record.folder

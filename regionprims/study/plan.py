@@ -13,9 +13,10 @@ from regionprims.errors import UserError
 from regionprims.method.regions import parse_layout
 from regionprims.method.specs import OptimSettings, stable_hash
 from regionprims.models.classes import resolve_class
-from regionprims.validation import validate_seed, validate_truncation
+from regionprims.study import schema
+from regionprims.study.schema import MAX_IMAGES
+from regionprims.validation import printable, validate_seed, validate_truncation
 
-MAX_IMAGES = 100_000
 _RANGE = re.compile(r"\s*(\d+)\s*-\s*(\d+)\s*")
 
 
@@ -58,6 +59,7 @@ class StudyPlan:
 
     @classmethod
     def from_json(cls, d: dict) -> "StudyPlan":
+        """The plan of a record whose shape schema.PLAN has checked."""
         players = d.get("players")
         return cls(model=d["model"], classes=tuple(d["classes"]), seeds=tuple(d["seeds"]),
                    truncation=d.get("truncation"), split=d.get("split"), layout=d.get("layout", "3x3"),
@@ -161,9 +163,10 @@ def read_study_file(path: str | Path) -> dict:
         raise UserError(f"no such study file: {path}")
     try:
         data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a valid TOML study file: {exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise UserError(f"{path} is not a valid TOML study file: {printable(str(exc))[:200]}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    schema.check(data, schema.TOML, str(path))
     settings = data.pop("settings", {})
-    if not isinstance(settings, dict):
-        raise UserError(f"{path}: [settings] must be a table")
     return {**data, **settings}

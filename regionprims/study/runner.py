@@ -12,7 +12,9 @@ only the images in flight.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -148,6 +150,24 @@ class BatchOptions:
     workers: int | None = None           # None: as many as the resources hold
     task: Callable[[dict], dict] = decompose_image
 
+    def validate(self) -> "BatchOptions":
+        """Resources Ray can reserve (nan or inf would reach Ray's scheduler); returns self."""
+        cpus, gpus = self.cpus_per_task, self.gpus_per_task
+        if not _finite(cpus) or cpus <= 0:
+            raise UserError(f"--cpus-per-task must be a finite number above 0, got {cpus}")
+        if gpus is not None and (not _finite(gpus) or gpus < 0):
+            raise UserError(f"--gpus-per-task must be a finite number of at least 0, got {gpus}")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise UserError(f"--workers must be at least 1, got {self.workers}")
+        if self.out is not None and self.out.exists() and not self.out.is_dir():
+            raise UserError(f"--out {self.out} exists and is not a folder")
+        return self
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
 
 def _slots(opts: BatchOptions, n_images: int) -> tuple[int, float, str]:
     """(number of actors, GPUs per actor, device) from the cluster's resources."""
@@ -175,8 +195,17 @@ def _error_line(exc: BaseException) -> str:
 
 def run_batch(plan: StudyPlan, opts: BatchOptions, progress: ProgressCallback | None = None,
               cancel: threading.Event | None = None) -> records.StudyRecord:
-    """Run the study on the Ray this process is connected to (see `connect`)."""
+    """Run the study on the Ray this process is connected to (see `connect`). With opts.out, the
+    folder is held for the whole batch (records.claim_folder)."""
     plan.validate()
+    opts.validate()
+    claim = records.claim_folder(opts.out, plan) if opts.out is not None else contextlib.nullcontext()
+    with claim:
+        return _run(plan, opts, progress, cancel)
+
+
+def _run(plan: StudyPlan, opts: BatchOptions, progress: ProgressCallback | None,
+         cancel: threading.Event | None) -> records.StudyRecord:
     cache_dir = Path(opts.cache_dir or os.environ.get("REGIONPRIMS_CACHE") or "cache").resolve()
     cache = ResultCache(cache_dir)
     _, gpus, device = _slots(opts, 1)
@@ -192,8 +221,7 @@ def run_batch(plan: StudyPlan, opts: BatchOptions, progress: ProgressCallback | 
                     for c, name in info["classes"] for s in plan.seeds]
         n = _slots(opts, len(requests))[0]
         workers += [make.remote(threads) for _ in range(n - 1)]
-        if opts.out is not None:
-            opts.out.mkdir(parents=True, exist_ok=True)
+        records.save(record, None)              # the folder names its study from the start
         state = BatchProgress(total=len(requests), workers=len(workers))
         _dispatch(workers, requests, opts.task, lambda r, ref: _finish(record, r, ref, state, cache),
                   state, progress, cancel)

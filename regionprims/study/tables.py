@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from regionprims.method.metrics import TOP
+from regionprims.validation import printable
 
 KINDS = (("asym", "top-{top} in top-{pool}"), ("sym", "top-{top} / top-{top}"))
 
@@ -12,7 +13,8 @@ def ms(s: dict | None, digits: int = 3) -> str:
 
 
 def _row(cells) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
+    """One table row; names come from study records and files, so they are shown escaped."""
+    return "| " + " | ".join(printable(c) for c in cells) + " |"
 
 
 def transfer_table(report: dict) -> list[str]:
@@ -89,4 +91,4 @@ def markdown(report: dict) -> str:
         out += ["", "## Failed images", ""]
         out += [f"- class {f['class_id']} ({f.get('class_name')}) seed {f['seed']}: {f.get('error')}"
                 for f in report["failed"]]
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n", keep_newlines=True)

@@ -20,10 +20,11 @@ from regionprims.ui.state import Current
 from regionprims.models.registry import class_names
 from regionprims.pictures import png_bytes, upscale
 from regionprims.ui.urlstate import AppState
+from regionprims.validation import printable
 
 SOURCE, FOLDER, CHOSEN, JOB = "study_source", "study_folder", "study_chosen", "study_job"
 CLASSES, SEEDS, METRIC = "study_classes", "study_seeds", "study_metric"
-GOTO = "_study_goto_explore"
+GOTO, OPEN_ERROR = "_study_goto_explore", "_study_open_error"
 FROM_CACHE, FROM_FOLDER = "Cache", "Folder"
 GALLERY = 24
 POLL_SECONDS = 0.5
@@ -56,8 +57,21 @@ def _thumbnail(where: str, study_id: str, class_id: int, seed: int) -> bytes:
 
 # ---------------------------------------------------------------------------- choosing
 
-def choose() -> tuple[records.StudyRecord | None, str]:
-    """The study to show (and where it lives: a folder path, or '' for the cache)."""
+def choose(model: str | None = None) -> tuple[records.StudyRecord | None, str]:
+    """The study to show (and where it lives: a folder path, or '' for the cache), if its model
+    may be loaded (records.trusted_model; `model` is the sidebar's, which the user chose)."""
+    record, where = _choose()
+    if record is None:
+        return None, ""
+    try:
+        records.trusted_model(record, (model,))
+    except UserError as exc:
+        st.error(printable(exc))
+        return None, ""
+    return record, where
+
+
+def _choose() -> tuple[records.StudyRecord | None, str]:
     ss = st.session_state
     source = st.segmented_control("Studies from", [FROM_CACHE, FROM_FOLDER], key=SOURCE, default=FROM_CACHE)
     if source == FROM_FOLDER:
@@ -67,7 +81,7 @@ def choose() -> tuple[records.StudyRecord | None, str]:
         try:
             return records.load_folder(Path(folder).expanduser()), str(Path(folder).expanduser())
         except UserError as exc:
-            st.error(str(exc))
+            st.error(printable(exc))
             return None, ""
     studies = records.cached_studies(jobs.result_cache())
     if not studies:
@@ -95,9 +109,16 @@ def explorer_can_open(plan: StudyPlan) -> str:
 
 
 def _open(plan_json: dict, class_id: int, seed: int) -> None:
-    """Button callback: put the image's selection into the sidebar's state, then go to Explore."""
+    """Button callback: put the image's selection into the sidebar's state, then go to Explore.
+    The model is checked again here: the sidebar loads whatever it is given."""
+    from regionprims.models.registry import resolve_stored
     plan = StudyPlan.from_json(plan_json)
-    state.load(AppState(model=plan.model, class_id=class_id, seed=seed, truncation=plan.truncation,
+    try:
+        model = resolve_stored(plan.model, "the study", typed=(st.session_state.get(state.MODEL),))
+    except UserError as exc:
+        st.session_state[OPEN_ERROR] = printable(exc)
+        return
+    state.load(AppState(model=model, class_id=class_id, seed=seed, truncation=plan.truncation,
                         split=plan.split, layout=plan.layout, players=plan.players, steps=plan.settings.steps,
                         codes=plan.settings.baseline_codes))
     st.session_state[GOTO] = True
@@ -109,8 +130,9 @@ def gallery(record: records.StudyRecord, where: str) -> None:
     if blocked:
         st.caption(f":orange[This study sets {blocked}, which the explorer's controls do not: its images open "
                    "with the explorer's settings (and are decomposed again).]")
-    names = sorted({im["class_name"] for im in done})
-    pick = st.selectbox("Class", ["all"] + names, key="study_gallery_class") if len(names) > 1 else "all"
+    names = sorted({im.get("class_name") or str(im["class_id"]) for im in done})
+    pick = st.selectbox("Class", ["all"] + names, key="study_gallery_class",
+                        format_func=printable) if len(names) > 1 else "all"
     shown = [im for im in done if pick in ("all", im["class_name"])][:GALLERY]
     cols = st.columns(6)
     for i, im in enumerate(shown):
@@ -118,8 +140,8 @@ def gallery(record: records.StudyRecord, where: str) -> None:
             try:
                 st.image(_thumbnail(where, record.study_id, im["class_id"], im["seed"]), width="stretch")
             except UserError as exc:
-                st.caption(str(exc))
-            st.button(f"{im['class_name']} · seed {im['seed']}", key=f"open_{im['class_id']}_{im['seed']}",
+                st.caption(printable(exc))
+            st.button(f"{printable(im.get('class_name') or im['class_id'])} · seed {im['seed']}", key=f"open_{im['class_id']}_{im['seed']}",
                       on_click=_open, args=(record.plan.to_json(), im["class_id"], im["seed"]), width="stretch",
                       help="Open this decomposition in the mixer (Explore page)")
     if len(shown) < len([im for im in done if pick in ("all", im["class_name"])]):
@@ -132,9 +154,10 @@ def report_view(record: records.StudyRecord, where: str) -> None:
     try:
         report = _report(where, record.study_id, record.finished or record.created, len(record.done()))
     except UserError as exc:
-        st.warning(str(exc))
+        st.warning(printable(exc))
         return
-    st.caption(f"{record.plan.model} ({record.model_identity}) · layout {record.plan.layout} · "
+    st.caption(f"{printable(record.plan.model)} ({printable(record.model_identity)}) · layout "
+               f"{printable(record.plan.layout)} · "
                f"{report['images']} images · {report['n_components']} components each · "
                f"{len(record.failed())} failed · study {record.study_id}")
     left, right = st.columns(2)
@@ -160,8 +183,8 @@ def report_view(record: records.StudyRecord, where: str) -> None:
         st.markdown("\n".join(tables.metrics_table(report)))
     if record.failed():
         with st.expander(f"{len(record.failed())} failed image(s)"):
-            st.markdown("\n".join(f"- class {f['class_id']} seed {f['seed']}: {f.get('error')}"
-                                  for f in record.failed()))
+            st.markdown("\n".join(f"- class {f['class_id']} ({printable(f.get('class_name'))}) seed {f['seed']}: "
+                                  f"{printable(f.get('error'))}" for f in record.failed()))
 
 
 # ---------------------------------------------------------------------------- starting a study
@@ -224,7 +247,9 @@ def page(cur: Current) -> None:
         st.switch_page("pages/explore.py")
     st.title("Study")
     start_panel(cur)
-    record, where = choose()
+    if st.session_state.get(OPEN_ERROR):
+        st.error(st.session_state.pop(OPEN_ERROR))
+    record, where = choose(cur.app.model)
     if record is None:
         return
     report_view(record, where)
