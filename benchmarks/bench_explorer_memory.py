@@ -11,6 +11,7 @@ kernel's VmHWM) at each point.
     python benchmarks/bench_explorer_memory.py                     # 10 sessions, held 75 s, 20 s after
     python benchmarks/bench_explorer_memory.py --sessions 4 --hold 30 --after 10
     REGIONPRIMS_EXPLORER_MB=128 python benchmarks/bench_explorer_memory.py
+    MALLOC_ARENA_MAX=1 python benchmarks/bench_explorer_memory.py      # the server gets the variable too
 
 Needs Chromium (/usr/bin/chromium or $CHROMIUM) and Playwright.
 """
