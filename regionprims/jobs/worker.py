@@ -17,6 +17,8 @@ for its key gets a fresh job.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import queue
 import threading
 import time
@@ -32,7 +34,22 @@ log = logging.getLogger(__name__)
 MAX_ACTIVE = 4                       # queued + running jobs per process
 WATCH_SECONDS = 60.0                 # a job nobody polled for this long is cancelled
 KEEP_RECORD_SECONDS = 600.0          # finished job records are dropped after this
-RESULT_BYTES = 1 << 30               # in-memory results (the disk cache keeps everything)
+RESULT_MB = 256                      # in-memory results (the disk cache keeps everything);
+                                     # REGIONPRIMS_JOB_RESULTS_MB overrides it
+
+
+def result_budget() -> int:
+    """Bytes of finished results a registry keeps in memory: REGIONPRIMS_JOB_RESULTS_MB (MB), else
+    RESULT_MB. A result dropped from memory is read again from the disk cache when asked for."""
+    text = os.environ.get("REGIONPRIMS_JOB_RESULTS_MB", "")
+    try:
+        mb = float(text) if text.strip() else RESULT_MB
+    except ValueError:
+        mb = RESULT_MB
+    return int((mb if math.isfinite(mb) and mb >= 0 else RESULT_MB) * (1 << 20))
+
+
+RESULT_BYTES = RESULT_MB << 20
 
 
 class Busy(UserError):
@@ -218,7 +235,7 @@ def _named_registry(name: str) -> JobRegistry:
     """The process-wide registry called `name`, created on first use; each has its own worker."""
     with _REGISTRY_LOCK:
         if name not in _REGISTRIES:
-            _REGISTRIES[name] = JobRegistry()
+            _REGISTRIES[name] = JobRegistry(result_bytes=result_budget())
         return _REGISTRIES[name]
 
 

@@ -184,3 +184,20 @@ def test_freed_heap_memory_is_handed_back():
     assert rss_mb() > held - 64                     # freed, but kept by the heap
     assert memory.release_free_memory()
     assert rss_mb() < held - 192
+
+
+def test_the_job_registrys_results_are_bounded_by_a_budget(monkeypatch):
+    """The explorer's largest in-memory store, the finished decompositions, has a byte budget that
+    the environment sets (the disk cache keeps everything)."""
+    from regionprims.jobs import worker
+    monkeypatch.setenv("REGIONPRIMS_JOB_RESULTS_MB", "3")
+    assert worker.result_budget() == 3 << 20
+    for bad in ("nan", "-1", "abc", ""):
+        monkeypatch.setenv("REGIONPRIMS_JOB_RESULTS_MB", bad)
+        assert worker.result_budget() == worker.RESULT_MB << 20
+    monkeypatch.setenv("REGIONPRIMS_JOB_RESULTS_MB", "1")
+    worker.reset_registry()
+    try:
+        assert worker.registry()._result_bytes == 1 << 20
+    finally:
+        worker.reset_registry()

@@ -1,0 +1,111 @@
+"""Refinement schedules side by side: the full schedule (--refine all), the exact skip (the
+default) and the order cap 2 (--max-order 2), on the same images in one run.
+
+For each image the feature, the image and the baseline f0 are computed once; then each schedule
+optimises the minimal features and the script prints its per-sample tail passes (forward +
+backward, counted by the optimiser where they happen), its wall time, the subsets of 2+ players it
+stepped, and the relative L2 change of all non-empty components against the full schedule
+(metrics.component_change). The summary gives, per schedule, the median ratio of tail passes and of
+time against the full schedule, and the largest component change.
+
+usage: python benchmarks/bench_refine.py --model demo --classes all --seeds 3,4,5,6
+       python benchmarks/bench_refine.py --model omniart-eyes --classes 0,1,2 --seeds 0,1
+       python benchmarks/bench_refine.py --model biggan-random --layout 2x2 --classes 0 --seeds 0
+       [--split NAME] [--mask spatial|channel] [--threads 2] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from regionprims import allocator                                        # noqa: E402
+from regionprims.method.interactions import or_interactions             # noqa: E402
+from regionprims.method.metrics import component_change                 # noqa: E402
+from regionprims.method.minimal import optimize_minimal_features        # noqa: E402
+from regionprims.method.regions import player_masks, subset_matrix     # noqa: E402
+from regionprims.method.specs import OptimSettings                      # noqa: E402
+from regionprims.models.registry import load_generator                  # noqa: E402
+from regionprims.pipeline import baseline, image_and_feature, make_spec  # noqa: E402
+
+SCHEDULES = {"full": {"refine": "all"}, "skip": {"refine": "skip"}, "cap2": {"refine": "skip", "max_order": 2}}
+
+
+def generator(model: str):
+    if model != "biggan-random":
+        return load_generator(model, "cpu")
+    from bench_minimal import random_biggan_folder
+    return load_generator(random_biggan_folder(128), "cpu")
+
+
+def measure(gen, class_id: int, seed: int, args) -> dict:
+    settings = OptimSettings(mask=args.mask)
+    spec = make_spec(gen, class_id, seed, split=args.split, layout=args.layout, settings=settings)
+    _, f, x, ctx = image_and_feature(gen, spec)
+    f0, _ = baseline(gen, spec, None)
+    masks = player_masks(spec.layout, gen.image_size, gen.image_size).to(gen.device)
+    subsets = subset_matrix(spec.layout.n)
+    out, reference = {}, None
+    for name, change in SCHEDULES.items():
+        start = time.perf_counter()
+        u, _, info = optimize_minimal_features(gen, ctx, f, f0, x, masks, subsets, replace(settings, **change))
+        seconds = time.perf_counter() - start
+        comps = or_interactions(u.cpu())
+        reference = comps if reference is None else reference
+        out[name] = {"tail_passes": info["tail_passes"], "seconds": seconds, "stepped": info["subsets_stepped"],
+                     "change": component_change(reference, comps), "moving_by_order": info["moving_by_order"]}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="demo")
+    p.add_argument("--classes", default="all", help="indices, comma-separated, or 'all'")
+    p.add_argument("--seeds", default="3,4")
+    p.add_argument("--layout", default="3x3")
+    p.add_argument("--split", default=None)
+    p.add_argument("--mask", default="spatial", choices=["spatial", "channel"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    allocator.tune()
+    torch.set_num_threads(args.threads)
+    gen = generator(args.model)
+    classes = range(len(gen.class_names)) if args.classes == "all" else [int(c) for c in args.classes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print(f"{args.model} split {args.split or gen.default_split} {args.layout} {args.mask}, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"{'image':24} " + "  ".join(f"{n:>7} passes {n:>4} s  stepped  change" for n in SCHEDULES), flush=True)
+    rows = []
+    for c in classes:
+        for s in seeds:
+            r = measure(gen, c, s, args)
+            rows.append({"class": gen.class_names[c], "seed": s, **r})
+            print(f"{gen.class_names[c][:18] + ' ' + str(s):24} " + "  ".join(
+                f"{r[n]['tail_passes']:14d} {r[n]['seconds']:6.1f} {r[n]['stepped']:8d} {r[n]['change']:7.4f}"
+                for n in SCHEDULES), flush=True)
+    print(f"load at the end {os.getloadavg()[0]:.1f}")
+    for name in ("skip", "cap2"):
+        passes = statistics.median(row["full"]["tail_passes"] / row[name]["tail_passes"] for row in rows)
+        speed = statistics.median(row["full"]["seconds"] / row[name]["seconds"] for row in rows)
+        worst = max(row[name]["change"] for row in rows)
+        over = sum(row[name]["change"] > 0.02 for row in rows)
+        print(f"{name}: median {passes:.2f}x fewer tail passes, median {speed:.2f}x faster than full; "
+              f"largest component change {worst:.2e} ({over} of {len(rows)} over 0.02)")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "rows": rows}, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
