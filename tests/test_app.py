@@ -305,3 +305,13 @@ def test_pages_are_listed_once():
         calls = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.Call)
                  and isinstance(n.func, ast.Attribute) and n.func.attr == "page"]
         assert [c.args[0].value for c in calls] == [name], path
+
+
+def test_the_order_cap_is_an_optimisation_setting_in_the_sidebar_and_the_url():
+    at = wait_for_result(new_app({**SMALL_URL, "seed": "6", "order": "1"}))
+    cur = at.session_state["current"]
+    assert cur.spec.settings.max_order == 1 and at.number_input(key="order").value == 1
+    assert cur.dec.info["subsets_stepped"] == 0                 # only the single players were optimised
+    assert url(at)["order"] == "1"
+    at.number_input(key="order").set_value(0).run()             # back to every subset: the default
+    assert at.session_state["current"].spec.settings.max_order == 0 and "order" not in url(at)

@@ -21,7 +21,8 @@ def test_url_round_trip():
             players = tuple(sorted(rng.sample(range(cells), rng.randint(1, min(cells, 6)))))
         app = AppState(model="demo", class_id=rng.randrange(6), seed=rng.randrange(10 ** 6),
                        truncation=rng.choice([None, 0.5, 0.74]), split=rng.choice([None, "blocks.1"]),
-                       layout=layout, players=players, steps=rng.choice([None, 7]), codes=rng.choice([None, 16]))
+                       layout=layout, players=players, steps=rng.choice([None, 7]), codes=rng.choice([None, 16]),
+                       order=rng.choice([None, 2, 3]))
         n = app.n_players()
         rows = range(1, 2 ** n)
         view = ViewState(weights={r: rng.choice([0.0, -0.5, 1.5, 2.0]) for r in rng.sample(rows, min(3, len(rows)))},

@@ -13,7 +13,7 @@ from regionprims.pipeline import MAX_SEED, decomposition_key
 from regionprims.models.registry import class_names, model_defaults
 from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
-from regionprims.ui.urlstate import CODES_RANGE, STEPS_RANGE, TRUNC_RANGE
+from regionprims.ui.urlstate import CODES_RANGE, ORDER_RANGE, STEPS_RANGE, TRUNC_RANGE
 
 POLL_SECONDS = 0.5                  # progress poll of a short job (the demo's: a few seconds)
 POLL_MAX_SECONDS = 2.0              # ... and of a long one
@@ -84,6 +84,9 @@ def choose() -> None:
                         help="Optimiser steps for each minimal feature u(S) after the warm start, the same for every subset.")
         st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
                         help="Latent codes averaged for the baseline feature f0.")
+        st.number_input("Largest subset optimised (0 = all)", *ORDER_RANGE, step=1, key=state.ORDER,
+                        help="Subsets of more players than this are not optimised: their mask is the union of "
+                             "their sub-masks. Much faster on slow generators, approximate (docs/method.md).")
 
 
 def build_current() -> Current:
@@ -96,7 +99,7 @@ def build_current() -> Current:
         cur.gen = gen
         cur.spec = resources.spec(gen.identity, app.model, app.class_id, app.seed, app.truncation, app.split,
                                   app.layout, app.players, state.settings().steps,
-                                  state.settings().baseline_codes, _gen=gen)
+                                  state.settings().baseline_codes, state.settings().max_order, _gen=gen)
     except UserError as exc:
         cur.error = str(exc)
         return cur

@@ -14,8 +14,8 @@ from regionprims.models.registry import model_defaults
 from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
 # widget keys (the sidebar's widgets live on every page, so their values persist)
-MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES = (
-    "model", "cls", "seed", "trunc", "split", "layout", "steps", "codes")
+MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES, ORDER = (
+    "model", "cls", "seed", "trunc", "split", "layout", "steps", "codes", "order")
 PLAYERS = "players"            # tuple of patches, or None for the layout's default
 VIEW = "view"                  # ViewState of the mixer
 VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING: the URL's)
@@ -96,6 +96,7 @@ def load(app: AppState) -> None:
     ss[PLAYERS] = app.players
     ss[STEPS] = app.steps or DEFAULTS.steps
     ss[CODES] = app.codes or DEFAULTS.baseline_codes
+    ss[ORDER] = app.order or DEFAULTS.max_order
     ss[VIEW] = app.view
     ss[VIEW_FOR] = PENDING
 
@@ -108,18 +109,21 @@ def app_state() -> AppState:
     model = ss.get(MODEL, "demo")
     t_def, s_def, _ = model_defaults(model)
     steps, codes = int(ss.get(STEPS, DEFAULTS.steps)), int(ss.get(CODES, DEFAULTS.baseline_codes))
+    order = int(ss.get(ORDER, DEFAULTS.max_order))
     return AppState(model=model, class_id=int(ss.get(CLASS, 0)), seed=int(ss.get(SEED, 0)),
                     truncation=float(ss.get(TRUNC, t_def)), split=ss.get(SPLIT, s_def),
                     layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS),
                     steps=None if steps == DEFAULTS.steps else steps,
                     codes=None if codes == DEFAULTS.baseline_codes else codes,
+                    order=None if order == DEFAULTS.max_order else order,
                     view=view())
 
 
 def settings() -> OptimSettings:
     ss = st.session_state
     return OptimSettings(steps=int(ss.get(STEPS, DEFAULTS.steps)),
-                         baseline_codes=int(ss.get(CODES, DEFAULTS.baseline_codes)))
+                         baseline_codes=int(ss.get(CODES, DEFAULTS.baseline_codes)),
+                         max_order=int(ss.get(ORDER, DEFAULTS.max_order)))
 
 
 def view() -> ViewState:

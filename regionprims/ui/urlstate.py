@@ -23,6 +23,7 @@ from regionprims.validation import MAX_DIGITS, MAX_SEED, short
 TRUNC_RANGE = (0.02, 1.0)
 STEPS_RANGE = (1, 2000)
 CODES_RANGE = (1, 4096)
+ORDER_RANGE = (0, 12)           # largest subset optimised; 0 = every subset (no cap)
 MAX_MESSAGES = 6               # more problems than this are summed up in one line
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class AppState:
     players: tuple[int, ...] | None = None
     steps: int | None = None
     codes: int | None = None
+    order: int | None = None        # max_order: subsets of more players keep the max of their sub-masks (0 = all)
     view: ViewState = field(default_factory=ViewState)
 
     def n_players(self) -> int:
@@ -50,7 +52,7 @@ class AppState:
         return lay.n if lay.players else PAPER_PLAYERS
 
 
-PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "steps", "codes",
+PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "steps", "codes", "order",
           "w", "off", "solo", "r")
 _IGNORED = ("embed", "embed_options")
 
@@ -126,6 +128,8 @@ def encode_state(state: AppState) -> dict[str, str]:
         out["steps"] = str(state.steps)
     if state.codes is not None:
         out["codes"] = str(state.codes)
+    if state.order is not None:
+        out["order"] = str(state.order)
     v, n = state.view, state.n_players()
     if v.weights:
         out["w"] = ",".join(f"{r}:{_fmt_num(w)}" for r, w in sorted(v.weights.items()))
@@ -196,7 +200,8 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     t_def, s_def, _splits = model_defaults(mdl)
     _decode_image(params, mdl, kw, errors)
     _decode_layout(params, kw, errors)
-    for key, name, (lo, hi) in (("steps", "steps", STEPS_RANGE), ("codes", "codes", CODES_RANGE)):
+    for key, name, (lo, hi) in (("steps", "steps", STEPS_RANGE), ("codes", "codes", CODES_RANGE),
+                                ("order", "order", ORDER_RANGE)):
         text = _one(params, name)
         v = None if text is None else _integer(text, name, lo, hi, errors)
         if v is not None:
@@ -206,6 +211,8 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
         kw.pop("truncation")
     if "split" in kw and kw["split"] == s_def:
         kw.pop("split")
+    if kw.get("order") == 0:
+        kw.pop("order")
     if len(errors) > MAX_MESSAGES:
         errors = errors[:MAX_MESSAGES - 1] + [f"... and {len(errors) - MAX_MESSAGES + 1} more problems"]
     return AppState(**kw, view=view), errors
