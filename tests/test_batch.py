@@ -208,3 +208,36 @@ def test_an_interrupted_batch_loses_only_the_images_in_flight(ray_session, tmp_p
     again = runner.run_batch(_plan_2x2("0-3"), opts)
     hits = {im["seed"]: im["cache_hit"] for im in again.images}
     assert all(hits[im["seed"]] for im in kept) and len(again.done()) == 4
+
+
+def waits_for_release(request: dict) -> dict:
+    """Holds its image until the test creates the `release` file (so a batch stays running)."""
+    import time
+    gate = Path(request["cache_dir"]).parent / "release"
+    end = time.monotonic() + 120
+    while not gate.exists() and time.monotonic() < end:
+        time.sleep(0.05)
+    return runner.decompose_image(request)
+
+
+def test_a_second_batch_into_a_running_folder_is_refused(ray_session, tmp_path, capsys):
+    """Two batches into one --out: the second exits 2 at once, the first's study is kept whole."""
+    import time
+    out = tmp_path / "out"
+    opts = runner.BatchOptions(out=out, cache_dir=tmp_path / "cache", task=waits_for_release, workers=1)
+    result = {}
+    first = threading.Thread(target=lambda: result.update(record=runner.run_batch(_plan_2x2("0"), opts)))
+    first.start()
+    try:
+        end = time.monotonic() + 120
+        while not (out / "study.json").exists() and time.monotonic() < end:    # the first holds the folder
+            time.sleep(0.05)
+        code = main(["batch", "--model", "demo", "--classes", "house", "--seeds", "0", "--layout", "2x2",
+                     "--steps", "1", "--baseline-codes", "4", "--out", str(out), "--quiet"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "another regionprims batch" in err[0] and str(out) in err[0]
+    finally:
+        (tmp_path / "release").touch()
+        first.join(180)
+    assert len(result["record"].done()) == 1
+    assert records.load_folder(out).study_id == result["record"].study_id

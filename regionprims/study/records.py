@@ -252,7 +252,7 @@ def open_image(record: StudyRecord, image: dict, cache: ResultCache) -> Decompos
     data = cache.get_bytes(image.get("key", ""))
     if data is None:
         raise UserError(f"class {image.get('class_id')} seed {image.get('seed')}: no file and no cache entry "
-                           "(rerun the batch to compute it again)")
+                        "(rerun the batch to compute it again)")
     dec = from_bytes(data, where=f"cache entry {printable(image['key'])}")
     return check_matches(record, image, dec, "cache entry")
 
