@@ -24,12 +24,23 @@ Validator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_c
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
+# Bounds of the settings that OptimSettings.validate leaves open (a stored or typed file may
+# still hold any number there; only what a run can use is accepted).
+_BOUNDS = {"tol": {"minimum": 0, "maximum": 1}, "patience": {"minimum": 0, "maximum": 1_000_000},
+           "opt_seed": {"minimum": 0, "maximum": MAX_SEED}, "chunk": {"minimum": 0, "maximum": 1 << 30},
+           "memory_mb": {"minimum": 64, "maximum": 1 << 30}}
+
+
 def _settings(closed: bool) -> dict:
-    """Every optimisation setting with the JSON type of its default (closed: no other key)."""
-    props = {f.name: {"type": _JSON_TYPE[type(f.default)]} for f in fields(OptimSettings)}
-    for p in props.values():
-        if p["type"] == "string":
-            p["maxLength"] = 100
+    """Every optimisation setting with the JSON type of its default (closed: no other key); a
+    setting whose default has no JSON type is left to OptimSettings.validate."""
+    props = {}
+    for f in fields(OptimSettings):
+        kind = _JSON_TYPE.get(type(f.default))
+        props[f.name] = {} if kind is None else {"type": kind, **({"maxLength": 100} if kind == "string" else {})}
+    for name, bounds in _BOUNDS.items():
+        if name in props:
+            props[name] = {**props[name], **bounds}
     return {"type": "object", "properties": props, "additionalProperties": not closed}
 
 

@@ -354,6 +354,10 @@ def test_deeply_nested_study_json(study_dir, capsys):
     ("model = 3", "model"),
     ("settings = 3", "settings"),
     ('baseline_codes = "many"', "baseline_codes"),
+    ("tol = -1.0", "tol"),
+    ("[settings]\npatience = -5", "patience"),
+    ("opt_seed = -1", "opt_seed"),
+    ("chunk = 1000000000000000000", "chunk"),
 ])
 def test_study_toml_checked_against_the_schema(tmp_path, no_ray, capsys, body, needle):
     toml = tmp_path / "s.toml"
