@@ -114,3 +114,15 @@ def test_worker_slots_follow_the_cluster(monkeypatch):
     assert runner._slots(runner.BatchOptions(), 6) == (2, 0.0, "cpu")
     with pytest.raises(UserError, match="GPU"):
         runner._slots(runner.BatchOptions(gpus_per_task=1), 6)
+
+
+def test_batch_takes_the_refinement_settings():
+    """--refine and --max-order reach the study's settings (and so its cache keys), like every setting."""
+    from regionprims.cli.commands import build_parser
+    from regionprims.cli.study import plan_from_args
+    args = build_parser().parse_args(["batch", "--classes", "0", "--seeds", "0", "--max-order", "2", "--refine", "all"])
+    plan = plan_from_args(args)
+    assert (plan.settings.max_order, plan.settings.refine) == (2, "all")
+    plain = plan_from_args(build_parser().parse_args(["batch", "--classes", "0", "--seeds", "0"]))
+    assert (plain.settings.max_order, plain.settings.refine) == (0, "skip")
+    assert plain.study_id() != plan.study_id()

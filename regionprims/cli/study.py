@@ -13,7 +13,7 @@ from regionprims.errors import UserError
 from regionprims.validation import printable
 
 SETTING_FLAGS = ("truncation", "split", "layout", "players", "steps", "lr", "lam", "mask", "baseline_codes",
-                 "chunk", "memory_mb", "rank_by", "force")
+                 "chunk", "memory_mb", "refine", "max_order", "rank_by", "force")
 
 
 def register(subparsers) -> None:
