@@ -136,3 +136,11 @@ def test_bad_refinement_settings_are_refused(bad):
     from regionprims.errors import UserError
     with pytest.raises(UserError):
         replace(SMALL, **bad).validate()
+
+
+@pytest.mark.parametrize("bad", [{"tol": float("nan")}, {"tol": -1.0}, {"patience": 0}, {"opt_seed": -1},
+                                 {"chunk": 1 << 30}, {"memory_mb": 1 << 40}])
+def test_settings_out_of_range_are_refused(bad):
+    from regionprims.errors import UserError
+    with pytest.raises(UserError):
+        replace(SMALL, **bad).validate()

@@ -81,14 +81,20 @@ class OptimSettings:
             raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
         if not 1 <= self.baseline_codes <= 4096:
             raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
-        if self.chunk < 0:
-            raise UserError("chunk must be 0 (automatic) or a positive number of subsets")
+        if not 0 <= self.chunk <= 1 << 20:
+            raise UserError(f"chunk must be 0 (automatic) or a number of subsets up to {1 << 20}, got {self.chunk}")
+        if not 0 <= self.tol <= 1:                      # also refuses nan
+            raise UserError(f"tolerance must be in [0, 1], got {self.tol}")
+        if not 1 <= self.patience <= 100_000:
+            raise UserError(f"patience must be between 1 and 100000, got {self.patience}")
+        if not 0 <= self.opt_seed <= 2 ** 32 - 1:
+            raise UserError(f"optimisation seed must be between 0 and {2 ** 32 - 1}, got {self.opt_seed}")
         if self.refine not in ("skip", "all"):
             raise UserError(f"refine must be 'skip' or 'all', got {self.refine!r}")
         if isinstance(self.max_order, bool) or not isinstance(self.max_order, int) or not 0 <= self.max_order <= 64:
             raise UserError(f"max order must be 0 (no cap) or a number of players from 1 to 64, got {self.max_order!r}")
-        if self.memory_mb < 64:
-            raise UserError(f"memory bound must be at least 64 MB, got {self.memory_mb}")
+        if not 64 <= self.memory_mb <= 1 << 24:
+            raise UserError(f"memory bound must be between 64 MB and {1 << 24} MB, got {self.memory_mb}")
 
 
 # What a saved file that lacks a setting was made with: the setting did not exist yet, and the
