@@ -32,7 +32,8 @@ from typing import Callable
 import torch
 
 from regionprims.method.metrics import TOP
-from regionprims.method.minimal import activation_bytes_per_sample, chunk_for, memory_budget_mb, refinement_schedule
+from regionprims.method.chunking import activation_bytes_per_sample, chunk_for, memory_budget_mb
+from regionprims.method.minimal import refinement_schedule
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.models.base import SplitGenerator, mask_renderer
 

@@ -296,9 +296,9 @@ def test_additivity_leaves_out_subsets_whose_minimal_feature_is_the_baseline():
 
 def test_auto_chunk_outside_the_main_thread_bounds_the_largest_tensor(tiny_gen, dec, monkeypatch):
     """A background thread may be served by a glibc arena of 64 MiB heaps: there no tensor of a
-    batch may exceed THREAD_BLOCK_BYTES (minimal.auto_chunk); the main thread keeps the memory bound."""
+    batch may exceed THREAD_BLOCK_BYTES (chunking.auto_chunk); the main thread keeps the memory bound."""
     import threading
-    from regionprims.method import minimal
+    from regionprims.method import chunking as minimal
     ctx = image_and_feature(tiny_gen, dec.spec)[3]
     block = minimal.largest_block_per_sample(tiny_gen, ctx, dec.feature)
     assert 0 < block < minimal.activation_bytes_per_sample(tiny_gen, ctx, dec.feature)
