@@ -10,7 +10,7 @@ time against the full schedule, and the largest component change.
 
 usage: python benchmarks/bench_refine.py --model demo --classes all --seeds 3,4,5,6
        python benchmarks/bench_refine.py --model omniart-eyes --classes 0,1,2 --seeds 0,1
-       python benchmarks/bench_refine.py --model biggan-random --layout 2x2 --classes 0 --seeds 0
+       python benchmarks/bench_refine.py --model biggan-random --layout 2x2 --classes 0 --seeds 0 --estimate-layout 3x3
        [--split NAME] [--mask spatial|channel] [--threads 2] [--json out.json]
 """
 from __future__ import annotations
@@ -77,6 +77,7 @@ def main() -> None:
     p.add_argument("--mask", default="spatial", choices=["spatial", "channel"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
+    p.add_argument("--estimate-layout", default=None, help="also print the estimate of each schedule at this layout")
     args = p.parse_args()
     allocator.tune()
     torch.set_num_threads(args.threads)
@@ -102,9 +103,34 @@ def main() -> None:
         over = sum(row[name]["change"] > 0.02 for row in rows)
         print(f"{name}: median {passes:.2f}x fewer tail passes, median {speed:.2f}x faster than full; "
               f"largest component change {worst:.2e} ({over} of {len(rows)} over 0.02)")
+    estimates = estimate_layout(gen, args, rows) if args.estimate_layout else {}
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"args": vars(args), "rows": rows}, fh, indent=1)
+            json.dump({"args": vars(args), "rows": rows, "estimates": estimates}, fh, indent=1)
+
+
+def estimate_layout(gen, args, rows: list[dict]) -> dict:
+    """The estimate module's figures for --estimate-layout (e.g. the 3x3 that is too slow to run here):
+    one fresh probe, then each schedule; the skip without a measured share counts every subset as
+    moving (its upper bound), and with the shares this run measured where the orders match."""
+    from regionprims.estimate import estimate_seconds, format_seconds, probe_tail_cost
+    cost = probe_tail_cost(gen, args.split or gen.default_split)
+    shares: dict[str, list[float]] = {}
+    for row in rows:
+        for order, share in row["skip"]["moving_by_order"].items():
+            shares.setdefault(order, []).append(share)
+    measured = {k: statistics.mean(v) for k, v in shares.items()}
+    out = {}
+    print(f"estimates at {args.estimate_layout} (probe: {cost.probe_seconds:.1f} s, load {os.getloadavg()[0]:.1f}):")
+    for name, change, moving in (("full", SCHEDULES["full"], None), ("skip, no share known", SCHEDULES["skip"], None),
+                                 ("skip, this run's shares (1.0 where not measured)", SCHEDULES["skip"], measured),
+                                 ("cap2, no share known", SCHEDULES["cap2"], None)):
+        spec = make_spec(gen, 0, 0, split=args.split, layout=args.estimate_layout,
+                         settings=replace(OptimSettings(mask=args.mask), **change))
+        est = estimate_seconds(spec, cost, moving)
+        out[name] = {"seconds": est.seconds, "tail_passes": est.parts["sample_steps"]}
+        print(f"  {name:50} {est.parts['sample_steps']:6d} passes  {format_seconds(est.seconds):>8}", flush=True)
+    return out
 
 
 if __name__ == "__main__":
