@@ -284,9 +284,9 @@ def test_failing_writes_warn_once_until_one_succeeds(tmp_path, monkeypatch, caps
 def test_unusable_lock_place_computes_with_a_warning(tmp_path, monkeypatch, capsys):
     """When no regular lock file can be had (it cannot be removed, the disk is full), the value is
     computed without the process lock, with one warning naming the lock and why."""
-    from regionprims.store.cache import ResultCache
+    from regionprims.store import locks
     cache = _cache(tmp_path / "c")
-    monkeypatch.setattr(ResultCache, "_lock_fd", lambda self, path: (None, os.strerror(errno.ENOSPC)))
+    monkeypatch.setattr(locks, "lock_fd", lambda path, folder: (None, os.strerror(errno.ENOSPC)))
     value, hit = cache.get_or_compute("v4/study/x", lambda: b"computed", bytes, bytes, "the study x")
     err = capsys.readouterr().err.strip().splitlines()
     assert (value, hit) == (b"computed", False) and cache.get_bytes("v4/study/x") == b"computed"
