@@ -84,7 +84,7 @@ def choose() -> None:
                         help="Optimiser steps for each minimal feature u(S) after the warm start, the same for every subset.")
         st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
                         help="Latent codes averaged for the baseline feature f0.")
-        st.number_input("Largest subset optimised (0 = all)", *ORDER_RANGE, step=1, key=state.ORDER,
+        st.number_input("Order cap (0 = none)", *ORDER_RANGE, step=1, key=state.ORDER,
                         help="Subsets of more players than this are not optimised: their mask is the union of "
                              "their sub-masks. Much faster on slow generators, approximate (docs/method.md).")
 
