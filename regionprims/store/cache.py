@@ -40,7 +40,7 @@ from regionprims.store.entries import (  # noqa: F401 - re-exported: callers imp
 from regionprims.store.locks import (  # noqa: F401 - re-exported: callers import them from here
     LOCK_NOTE_AFTER, LOCK_NOTE_EVERY, STALE_LOCK_SECONDS, LockWait, describe, lock_name, note)
 
-CACHE_VERSION = 4          # bump when the math, the metrics or the payload format change
+CACHE_VERSION = 5          # bump when the math, the metrics or the payload format change
 SUFFIX = ".entry"
 LEGACY = "data"            # the diskcache folder of cache versions 2 and 3
 T = TypeVar("T")
