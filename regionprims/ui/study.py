@@ -85,7 +85,7 @@ def _choose() -> tuple[records.StudyRecord | None, str]:
             return None, ""
     studies = records.cached_studies(jobs.result_cache())
     if not studies:
-        st.info("No study in the cache yet: start one below, or run `regionprims batch`.")
+        st.info("No study in the cache yet: start one above (Start a study), or run `regionprims batch`.")
         return None, ""
     ids = [r.study_id for r in studies]
     if ss.get(CHOSEN) not in ids:
