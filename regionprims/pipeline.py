@@ -241,7 +241,7 @@ def _null_mask_mean(dec: Decomposition) -> float:
 
 
 def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> dict[str, float]:
-    """Every metric of DESIGN §2 that one decomposition determines (+ gt_ scores on the demo).
+    """Every metric of docs/method.md §7 that one decomposition determines (+ gt_ scores on the demo).
     Scores the layout makes trivial (metrics.absent_scores) are left out, never reported perfect."""
     top = dec.ranking[:M.TOP]
     u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
@@ -256,7 +256,7 @@ def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) 
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
-    """The `decompose --json` object (DESIGN §5)."""
+    """The `decompose --json` object (README, Contracts)."""
     spec = dec.spec
     return {"model": spec.model, "class_id": spec.class_id, "class_name": dec.info.get("class_name"),
             "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,

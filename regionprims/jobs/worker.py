@@ -1,7 +1,7 @@
 """The job registry: a queue with ONE worker thread per registry, its bounds, and the results
 it keeps in memory; the process-wide registries by name (no Streamlit in here).
 
-One generator job at a time per registry (DESIGN §3). Jobs are keyed (for a decomposition by
+One generator job at a time per registry (docs/architecture.md). Jobs are keyed (for a decomposition by
 `pipeline.decomposition_key(spec)`), so the same request from two browser tabs is one job: the
 second tab joins the first one's job and sees its progress. Finished results also stay in a
 small in-memory LRU, so a finished result opens at once. Cancelling is per watcher: the job

@@ -1,4 +1,4 @@
-"""The faithfulness metrics of DESIGN §2, each computed from a decomposition, never typed in.
+"""The faithfulness metrics of docs/method.md §7, each computed from a decomposition, never typed in.
 
 All image errors are in [0, 1] pixel scale. TOP = 20 (the paper's l_a).
 
@@ -155,7 +155,7 @@ class MetricInputs:
 
 @dataclass(frozen=True)
 class Metric:
-    key: str                   # the JSON key (DESIGN §5)
+    key: str                   # the JSON key (README, Contracts)
     label: str                 # as shown in the explorer
     definition: str
     good: str                  # "high" | "low"

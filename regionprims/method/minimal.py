@@ -1,4 +1,4 @@
-"""The baseline f0 and the minimal features u(S) for all 2^n subsets (DESIGN §1, docs/method.md §4).
+"""The baseline f0 and the minimal features u(S) for all 2^n subsets (docs/method.md §4).
 
 u(S) = f0 + m_S ⊙ (f − f0), m_S spatial [1, h, w] or channel × spatial [C, h, w], and
 

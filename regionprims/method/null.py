@@ -5,7 +5,7 @@
 
 u0(∅) = f0. Its OR components (the same transform as the method's) group the feature cells by which
 players' receptive fields hold them, so any score the null matches is a property of spatial masks,
-not evidence that the optimisation found structure (issue 9; DESIGN §2). Every decomposition
+not evidence that the optimisation found structure (docs/method.md §7). Every decomposition
 reports each metric of the null beside its own (`null_` + key).
 """
 from __future__ import annotations

@@ -14,7 +14,7 @@ MaskKind = Literal["spatial", "channel"]
 
 @dataclass(frozen=True)
 class OptimSettings:
-    """How every minimal feature u(S) is optimised (DESIGN §1 default form; docs/method.md §4).
+    """How every minimal feature u(S) is optimised (docs/method.md §4).
 
     u(S) = f0 + m_S * (f - f0),  m_S in [0, 1] (param "box": the values, projected after each
     step; "sigmoid": sigmoid of logits), and

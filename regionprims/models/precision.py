@@ -1,4 +1,4 @@
-"""Numeric precision of a generator's tail on the GPU (DESIGN §3: reduced precision where the
+"""Numeric precision of a generator's tail on the GPU (docs/benchmarks.md, BigGAN GPU path: reduced precision where the
 metrics show it changes nothing that matters; docs/benchmarks.md has the measured differences).
 
     fp32  exact float32 everywhere (TF32 switched off for the call) - the reference;

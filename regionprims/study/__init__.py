@@ -1,4 +1,4 @@
-"""Studies over many images (DESIGN §5 `batch` and `study`): orchestration only, the math lives
+"""Studies over many images (`batch` and `study`; docs/batch.md): orchestration only, the math lives
 in regionprims.method and the per-image work in regionprims.pipeline.
 
 plan     what a study is: model, classes, seeds and the decompose settings (flags or a TOML file)

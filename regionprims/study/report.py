@@ -1,4 +1,4 @@
-"""The cross-image report of a study (DESIGN §5 `regionprims study`): for every class, transfer
+"""The cross-image report of a study (`regionprims study`; docs/batch.md): for every class, transfer
 within the class, across classes (control) and at chance, for the paper's asymmetric
 top-20-in-top-100 and the symmetric top-20/top-20, each with its spread; consistency of the top
 components across seeds (their region sets, and where and through which channels each shared

@@ -1,4 +1,4 @@
-"""The Faithfulness page: every metric of DESIGN §2 for this decomposition, with plots, and the
+"""The Faithfulness page: every metric of docs/method.md §7 for this decomposition, with plots, and the
 ground-truth scores of the demo generator."""
 from __future__ import annotations
 

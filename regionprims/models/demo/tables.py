@@ -26,7 +26,7 @@ SLICES: dict[str, dict[str, tuple[int, int]]] = {
                 "domino": (27, 30), "dot": (30, 32)},
 }
 
-# Planted interactions: objects whose drawing ties several cells together (DESIGN §2; the model
+# Planted interactions: objects whose drawing ties several cells together (docs/demo_model_card.md; the model
 # card scores whether a decomposition finds them). kind: "straddle" (one object across cells),
 # "pair" (two items in different cells, one presence number: they appear only together) or
 # "conditional" (drawn only when the named trigger object is present as well).
