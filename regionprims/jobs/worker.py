@@ -17,13 +17,12 @@ for its key gets a fresh job.
 from __future__ import annotations
 
 import logging
-import math
-import os
 import queue
 import threading
 import time
 from collections import OrderedDict
 
+from regionprims.budgets import budget_bytes
 from regionprims.errors import UserError
 from regionprims.jobs.job import CANCELLED, DONE, ERROR, QUEUED, RUNNING, Job, JobFn
 from regionprims.method.decomposition import Decomposition
@@ -41,12 +40,7 @@ RESULT_MB = 256                      # in-memory results (the disk cache keeps e
 def result_budget() -> int:
     """Bytes of finished results a registry keeps in memory: REGIONPRIMS_JOB_RESULTS_MB (MB), else
     RESULT_MB. A result dropped from memory is read again from the disk cache when asked for."""
-    text = os.environ.get("REGIONPRIMS_JOB_RESULTS_MB", "")
-    try:
-        mb = float(text) if text.strip() else RESULT_MB
-    except ValueError:
-        mb = RESULT_MB
-    return int((mb if math.isfinite(mb) and mb >= 0 else RESULT_MB) * (1 << 20))
+    return budget_bytes("REGIONPRIMS_JOB_RESULTS_MB", RESULT_MB)
 
 
 RESULT_BYTES = RESULT_MB << 20

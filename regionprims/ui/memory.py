@@ -14,7 +14,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import dataclasses
-import os
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Hashable, Iterator
@@ -22,23 +21,11 @@ from typing import Any, Callable, Hashable, Iterator
 import numpy as np
 import torch
 
-MB = 1 << 20
+from regionprims.budgets import budget_bytes
+
 EXPLORER_MB = 512           # everything the sessions share: prepared mixers and previews
 SESSION_MB = 32             # what one session keeps for itself (rendered frames, export preview)
 MIXER_MEMO_MB = 64          # pictures and patterns memoised by one prepared mixer
-
-
-def budget_bytes(env: str, default_mb: float) -> int:
-    """A budget in bytes from the environment variable `env` (MB, may be fractional); the
-    default when unset or not a positive number."""
-    text = os.environ.get(env, "").strip()
-    try:
-        mb = float(text) if text else default_mb
-    except ValueError:
-        mb = default_mb
-    if not mb > 0 or mb != mb or mb == float("inf"):
-        mb = default_mb
-    return int(mb * MB)
 
 
 def explorer_bytes() -> int:
