@@ -1,6 +1,6 @@
 """Which generators exist, what each says about itself, and loading each once per process.
 
-This is the one place that knows about generator families (DESIGN §3). A model is named by:
+This is the one place that knows about generator families (docs/architecture.md). A model is named by:
 - a built-in name: "demo" (embedded), "omniart-eyes" (the omniart-eye-generator package),
   "biggan-deep-128/256/512" (pytorch-pretrained-biggan);
 - the name of an entry point in the group `regionprims.generators` of an installed package;
@@ -142,15 +142,10 @@ def resolve_stored(name: object, where: str, typed: Iterable[str | os.PathLike |
     for trusted in (*explorer_specs(), *(os.fspath(t) for t in typed if t)):
         if text and (text == trusted.strip() or _same_reference(text, trusted)):
             return trusted.strip()
-    from regionprims.validation import printable
-    raise UserError(f"{where} names the model {printable(short_text(name))}, which is not a built-in or an "
+    from regionprims.validation import printable, short
+    raise UserError(f"{where} names the model {printable(short(name, 80))}, which is not a built-in or an "
                     "installed entry point; regionprims never imports code or reads a folder named by a file, "
                     "a study or a URL: give --model NAME_OR_SPEC (or list the plug-in in REGIONPRIMS_MODELS)")
-
-
-def short_text(value: object, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def _same_reference(stored: str, trusted: str) -> bool:
