@@ -129,11 +129,20 @@ def checked_decomposition(data: bytes, spec: DecompositionSpec, gen: SplitGenera
     """A cached decomposition, refused (UserError) unless it passes every file check and is the
     one asked for (same frozen spec; with `gen`, the generator's feature and image shapes)."""
     dec = from_bytes(data, "cache entry")
-    shapes_ok = gen is None or (tuple(dec.feature.shape) == tuple(gen.feature_shape(spec.split))
-                                and tuple(dec.image.shape) == (3, gen.image_size, gen.image_size))
-    if dec.spec.frozen() != spec.frozen() or not shapes_ok:
+    if dec.spec.frozen() != spec.frozen() or (gen is not None and shape_mismatch(gen, dec)):
         raise UserError("cache entry does not match its key")
     return dec
+
+
+def shape_mismatch(gen: SplitGenerator, dec: Decomposition) -> str:
+    """'' when the decomposition's feature and image have the shapes the generator gives at its
+    split (a file or entry may claim a generator's identity with other shapes); else what differs."""
+    want = {"feature": tuple(gen.feature_shape(dec.spec.split)), "image": (3, gen.image_size, gen.image_size)}
+    for name, shape in want.items():
+        have = tuple(getattr(dec, name).shape)
+        if have != shape:
+            return f"its {name} has shape {list(have)}, but {gen.name} gives {list(shape)} at split {dec.spec.split}"
+    return ""
 
 
 def choose_foreground(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None = None) -> Layout:

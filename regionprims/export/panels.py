@@ -54,18 +54,16 @@ def check_generator(gen: SplitGenerator, dec: Decomposition) -> None:
 def context(gen: SplitGenerator, dec: Decomposition) -> SplitContext:
     """The split context of the decomposition's image, after checking that the file's tensors have
     the shapes this generator gives (a crafted file could claim the identity with other shapes)."""
-    from regionprims.pipeline import image_and_feature
+    from regionprims.pipeline import image_and_feature, shape_mismatch
     check_generator(gen, dec)
     spec = dec.spec
     if spec.split not in gen.split_points or not 0 <= spec.class_id < len(gen.class_names):
         raise UserError(f"this decomposition names split {spec.split!r} and class {spec.class_id}, which "
                         f"{gen.name} does not have")
-    _z, feature, image, ctx = image_and_feature(gen, spec)
-    for name, mine, theirs in (("feature", dec.feature, feature), ("image", dec.image, image)):
-        if tuple(mine.shape) != tuple(theirs.shape):
-            raise UserError(f"this decomposition's {name} has shape {list(mine.shape)}, but {gen.name} gives "
-                            f"{list(theirs.shape)} at split {spec.split}: the file does not belong to this generator")
-    return ctx
+    problem = shape_mismatch(gen, dec)
+    if problem:
+        raise UserError(f"this decomposition does not belong to this generator: {problem}")
+    return image_and_feature(gen, spec)[3]
 
 
 def weight_vector(dec: Decomposition, weights: Tensor | Sequence[float] | None) -> Tensor:
@@ -326,6 +324,6 @@ def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes
 # ----------------------------------------------------------------------------- file
 
 def decomposition_bytes(dec: Decomposition) -> bytes:
-    """The decomposition file (safetensors, DESIGN §5) as bytes."""
+    """The decomposition file (safetensors; README, Contracts) as bytes."""
     from regionprims.store.fileformat import to_bytes
     return to_bytes(dec)
