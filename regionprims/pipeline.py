@@ -207,19 +207,10 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
                 "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
                 **opt_info, "null": {"definition": NULL_DEFINITION, "mask_mean": _null_mask_mean(dec)},
                 "absent_metrics": M.absent_scores(len(dec.ranking)), "stability_definition": STABILITY_DEFINITION}
-    _record_moving(cache, gen, spec, opt_info.get("moving_by_order"))
+    from regionprims.estimate import record_moving      # for the next estimate (a failing write only warns)
+    record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))
     report(1, 1, "done")
     return dec
-
-
-def _record_moving(cache: ResultCache | None, gen: SplitGenerator, spec: DecompositionSpec, moving) -> None:
-    """The measured share of moving subsets per order, for the next estimate (a failure to keep it
-    costs only the estimate's precision)."""
-    from regionprims.estimate import record_moving
-    try:
-        record_moving(cache, gen.identity, spec, moving)
-    except (OSError, UserError):
-        pass
 
 
 def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, components: torch.Tensor,
