@@ -127,6 +127,7 @@ def test_the_order_cap_leaves_larger_subsets_at_the_max_of_their_sub_masks(tiny_
     stepped = int(((order >= 2) & (order <= cap)).sum())
     assert info["subsets_stepped"] == stepped
     assert info["tail_passes"] == 4 * SMALL.warm_steps + stepped * SMALL.steps
+    assert set(info["moving_by_order"]) == {str(k) for k in range(2, cap + 1)}   # orders above the cap: not probed
     uncapped, _, _ = run(problem, replace(SMALL, refine="all"))
     assert torch.equal(minimal[order <= cap], uncapped[order <= cap])   # the levels below the cap are untouched
 

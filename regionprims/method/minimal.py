@@ -27,7 +27,7 @@ from regionprims.method.chunking import (activation_bytes_per_sample, auto_chunk
                                          largest_block_per_sample, memory_budget_mb)
 from regionprims.models.base import SplitContext, SplitGenerator, mask_renderer
 from regionprims.progress import Reporter
-from regionprims.method.monotone import Batch, chunk_sizes
+from regionprims.method.monotone import Batch, chunk_sizes, level_is_capped
 from regionprims.method.monotone import schedule as monotone_schedule
 from regionprims.method.null import receptive_masks
 from regionprims.method.regions import subset_masks
@@ -148,7 +148,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
             "tail_evaluations": int(steps_used.sum()) + warm_evals,
             "tail_passes": int(steps_used.sum()) + warm_evals + probed,
             "subsets_stepped": int((steps_used[subsets.sum(1) >= 2] > 0).sum()),
-            "moving_by_order": moving_by_order(subsets, steps_used),
+            "moving_by_order": moving_by_order(subsets, steps_used, settings),
             "objective_mean": float(objective.mean()),
             "minimised_mean": float(minimised.mean()),
             "mask_mean": float(mask_mean[1:].mean()), "chunk": chunk_size}
@@ -165,11 +165,14 @@ def refinement_schedule(n: int, settings: OptimSettings, chunk: int) -> list[Bat
     return warm + [Batch(0, size, False, settings.steps) for size in chunk_sizes(2 ** n - 1, chunk)]
 
 
-def moving_by_order(subsets: Tensor, steps_used: Tensor) -> dict[str, float]:
+def moving_by_order(subsets: Tensor, steps_used: Tensor, settings: OptimSettings) -> dict[str, float]:
     """Share of the subsets of each order >= 2 that took steps ('2': 0.5, ...): what the refinement's
-    probe let through (1.0 everywhere with refine 'all'; 0.0 above an order cap)."""
+    probe let through (1.0 everywhere with refine 'all'). Orders above an order cap were never
+    probed, so they are left out rather than recorded as 0 (an estimate without the cap would
+    otherwise count them as never moving)."""
     order = subsets.sum(1)
-    return {str(k): float((steps_used[order == k] > 0).float().mean()) for k in range(2, subsets.shape[1] + 1)}
+    return {str(k): float((steps_used[order == k] > 0).float().mean()) for k in range(2, subsets.shape[1] + 1)
+            if not (settings.tie == "monotone" and level_is_capped(k, settings))}
 
 
 def _ridge_weights(subsets: Tensor, settings: OptimSettings) -> Tensor:
