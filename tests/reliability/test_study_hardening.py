@@ -162,15 +162,21 @@ def _fresh_streamlit():
     jobs.reset_registry()
 
 
-def test_study_page_imports_no_plugin_named_by_the_folder(study_dir, evil_plugin, _fresh_streamlit):
-    spec, marker = evil_plugin
-    edit(study_dir, lambda d: d["plan"].update(model=spec))
+def _study_page_on(folder: Path) -> AppTest:
+    """The explorer's Study page with `folder` entered as the study folder (no exception raised)."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at = at.switch_page("pages/study.py").run()
     at.segmented_control(key="study_source").set_value("Folder").run()
-    at.text_input(key="study_folder").input(str(study_dir)).run()
+    at.text_input(key="study_folder").input(str(folder)).run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_study_page_imports_no_plugin_named_by_the_folder(study_dir, evil_plugin, _fresh_streamlit):
+    spec, marker = evil_plugin
+    edit(study_dir, lambda d: d["plan"].update(model=spec))
+    at = _study_page_on(study_dir)
     for button in [b for b in at.button if " · seed " in b.label][:1]:    # open an image, if offered
         button.click().run()
         at.run()
@@ -181,12 +187,7 @@ def test_study_page_imports_no_plugin_named_by_the_folder(study_dir, evil_plugin
 def test_study_page_shows_stored_text_escaped(study_dir, _fresh_streamlit):
     edit(study_dir, lambda d: d["images"].append({"class_id": 2, "class_name": "\x1b[31mred", "seed": 0,
                                                   "status": "failed", "error": "boom\x1b[2J"}))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at = at.switch_page("pages/study.py").run()
-    at.segmented_control(key="study_source").set_value("Folder").run()
-    at.text_input(key="study_folder").input(str(study_dir)).run()
-    assert not at.exception, at.exception
+    at = _study_page_on(study_dir)
     shown = [b.label for b in at.button] + [m.value for m in at.markdown] + [c.value for c in at.caption]
     assert any("\\x1b[31mred" in text for text in shown)        # the failed image is listed, escaped
     assert not any("\x1b" in text for text in shown)
