@@ -22,7 +22,8 @@ from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
 from regionprims.store.fileformat import from_bytes, to_bytes
 from regionprims.method.interactions import or_interactions
-from regionprims.method.minimal import compute_baseline, fit_losses, optimize_minimal_features
+from regionprims.method.baseline import Baseline, compute_baseline
+from regionprims.method.minimal import fit_losses, optimize_minimal_features
 from regionprims.method.null import DEFINITION as NULL_DEFINITION
 from regionprims.method.null import geometric_null, null_keys, receptive_masks
 from regionprims.models.base import SplitContext, SplitGenerator, default_truncation
@@ -90,39 +91,45 @@ def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[tor
 
 
 def baseline_key(spec: DecompositionSpec) -> str:
-    return cache_key("baseline", stable_hash([spec.model_identity, spec.class_id, spec.truncation, spec.split,
-                                             spec.settings.baseline_codes]))
+    s = spec.settings
+    parts = [spec.model_identity, spec.class_id, spec.truncation, spec.split, s.baseline_codes]
+    if s.baseline_tol > 0:                      # a fixed count keeps the key it had before the growth
+        parts += [s.baseline_tol, s.baseline_max_codes]
+    return cache_key("baseline", stable_hash(parts))
 
 
 def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
-             report: Reporter | None = None) -> tuple[torch.Tensor, float]:
-    """f0 and its stability, cached per model/class/truncation/split/M."""
-    key = baseline_key(spec)
+             report: Reporter | None = None) -> Baseline:
+    """f0, grown until converged (method/baseline.py), cached per model/class/truncation/split/settings."""
+    key, s = baseline_key(spec), spec.settings
 
     def compute():
-        return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, spec.settings.baseline_codes, report)
+        return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, s.baseline_codes,
+                                s.baseline_tol, s.baseline_max_codes, report)
 
-    def encode(v):
-        return st_save({"f0": v[0].cpu().contiguous(), "stability": torch.tensor([v[1]])})
+    def encode(v: Baseline):
+        return st_save({"f0": v.f0.cpu().contiguous(), "stability": torch.tensor([v.change]),
+                        "codes": torch.tensor([float(v.codes)])})
 
     def decode(b):
-        f0, stability = checked_baseline(st_load(b), gen.feature_shape(spec.split))
-        return f0.to(gen.device), stability
+        got = checked_baseline(st_load(b), gen.feature_shape(spec.split))
+        return replace(got, f0=got.f0.to(gen.device))
 
     if cache is None:
         return compute()
-    what = f"the {spec.model} baseline of class {spec.class_id} ({spec.settings.baseline_codes} codes)"
+    what = f"the {spec.model} baseline of class {spec.class_id}"
     return cache.get_or_compute(key, compute, encode, decode, what)[0]
 
 
-def checked_baseline(t: dict[str, torch.Tensor], shape: Sequence[int]) -> tuple[torch.Tensor, float]:
-    """(f0, stability) of a cached baseline entry, refused (ValueError) unless it holds exactly
-    a finite float32 f0 of the split's feature shape and one finite stability number."""
-    f0, stability = t.get("f0"), t.get("stability")
-    if (set(t) != {"f0", "stability"} or f0.dtype != torch.float32 or tuple(f0.shape) != tuple(shape)
-            or stability.shape != (1,) or not torch.isfinite(f0).all() or not torch.isfinite(stability).all()):
+def checked_baseline(t: dict[str, torch.Tensor], shape: Sequence[int]) -> Baseline:
+    """The Baseline of a cached entry, refused (ValueError) unless it holds exactly a finite
+    float32 f0 of the split's feature shape, its change and a positive whole code count."""
+    f0, stability, codes = t.get("f0"), t.get("stability"), t.get("codes")
+    if (set(t) != {"f0", "stability", "codes"} or f0.dtype != torch.float32 or tuple(f0.shape) != tuple(shape)
+            or stability.shape != (1,) or codes.shape != (1,) or not torch.isfinite(f0).all() or stability.isinf().any()
+            or not torch.isfinite(codes).all() or float(codes[0]) < 1 or float(codes[0]) != int(codes[0])):
         raise ValueError("damaged baseline entry")
-    return f0, float(stability[0])
+    return Baseline(f0=f0, change=float(stability[0]), codes=int(codes[0]))
 
 
 def checked_decomposition(data: bytes, spec: DecompositionSpec, gen: SplitGenerator | None = None) -> Decomposition:
@@ -148,7 +155,7 @@ def shape_mismatch(gen: SplitGenerator, dec: Decomposition) -> str:
 def choose_foreground(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None = None) -> Layout:
     """The paper layout's players: the 9 patches where the image differs most from the baseline image."""
     _, _, image, ctx = image_and_feature(gen, spec)
-    f0, _ = baseline(gen, spec, cache)
+    f0 = baseline(gen, spec, cache).f0
     base_image = render_features(gen, ctx, f0.unsqueeze(0))[0]
     saliency = (image.cpu() - base_image).abs().sum(0)
     players = foreground_players(saliency, spec.layout.rows, spec.layout.cols)
@@ -175,7 +182,8 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     z, feature, image, ctx = image_and_feature(gen, spec)
-    f0, stability = baseline(gen, spec, cache, report.stage(0.0, 0.05))
+    base = baseline(gen, spec, cache, report.stage(0.0, 0.05))
+    f0 = base.f0
     timings["baseline"] = time.perf_counter() - t0
     masks = player_masks(spec.layout, gen.image_size, gen.image_size)
     subsets = subset_matrix(spec.layout.n)
@@ -203,7 +211,8 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     null = null_decomposition(gen, ctx, dec)
     dec.metrics.update(null_keys(compute_metrics(gen, ctx, null)))
     timings["null"] = time.perf_counter() - t4
-    dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": stability,
+    dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": base.change,
+                "baseline_codes": base.codes,
                 "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
                 **opt_info, "null": {"definition": NULL_DEFINITION, "mask_mean": _null_mask_mean(dec)},
                 "absent_metrics": M.absent_scores(len(dec.ranking)), "stability_definition": STABILITY_DEFINITION}

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from regionprims.method.minimal import compute_baseline, optimize_minimal_features
+from regionprims.method.baseline import compute_baseline
+from regionprims.method.minimal import optimize_minimal_features
 from regionprims.method.regions import player_masks, subset_matrix
 from regionprims.method.specs import OptimSettings
 from regionprims.pipeline import image_and_feature, make_spec
@@ -19,7 +20,7 @@ SMALL = OptimSettings(steps=4, warm_steps=6, baseline_codes=4)
 def problem(tiny_gen):
     spec = make_spec(tiny_gen, 0, 5, layout="2x2", settings=SMALL)
     _, f, x, ctx = image_and_feature(tiny_gen, spec)
-    f0, _ = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes)
+    f0 = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes).f0
     masks = player_masks(spec.layout, tiny_gen.image_size, tiny_gen.image_size)
     return tiny_gen, ctx, f, f0, x, masks, subset_matrix(spec.layout.n)
 
@@ -84,7 +85,7 @@ def _problem(tiny_gen, layout):
         tiny_gen = load_generator("demo", "cpu")
     spec = make_spec(tiny_gen, 1, 7, layout=layout, settings=SMALL)
     _, f, x, ctx = image_and_feature(tiny_gen, spec)
-    f0, _ = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes)
+    f0 = compute_baseline(tiny_gen, spec.class_id, spec.truncation, spec.split, SMALL.baseline_codes).f0
     masks = player_masks(spec.layout, tiny_gen.image_size, tiny_gen.image_size)
     return tiny_gen, ctx, f, f0, x, masks, subset_matrix(spec.layout.n)
 

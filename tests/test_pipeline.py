@@ -237,16 +237,37 @@ def test_auto_chunk_respects_the_memory_bound(tiny_gen, dec):
 
 @pytest.mark.parametrize("codes", [16, 10, 64])
 def test_baseline_stability_splits_at_half_the_codes(tiny_gen, codes):
-    # the old code split at the first batch boundary past M/2: for M <= 16 (one batch) that was
-    # f0 itself, so the stability read 0.0
-    from regionprims.method.minimal import BASELINE_SEED, compute_baseline
+    # f0(M/2) is the mean of exactly the first M/2 codes, also when M fits in one batch
+    from regionprims.method.baseline import BASELINE_SEED, compute_baseline
     split = tiny_gen.default_split
-    f0, stability = compute_baseline(tiny_gen, 1, 1.0, split, codes)
+    got = compute_baseline(tiny_gen, 1, 1.0, split, codes)
+    f0, stability = got.f0, got.change
+    assert got.codes == codes
     feats, _ = tiny_gen.head(tiny_gen.sample_z(BASELINE_SEED, 1.0, codes), 1, 1.0, split)
     half = feats[:codes // 2].mean(0)
     assert torch.allclose(f0, feats.mean(0), atol=1e-5)
     assert stability > 0
     assert stability == pytest.approx(float((f0 - half).norm() / f0.norm()), rel=1e-4)
+
+
+def test_baseline_grows_by_doubling_until_it_has_converged(tiny_gen):
+    """Each doubling adds as many codes from the next seed; f0 is their plain mean, the change is
+    against the previous count's mean, and it stops at the first count within the tolerance."""
+    from regionprims.method.baseline import BASELINE_SEED, compute_baseline
+    split = tiny_gen.default_split
+    z = torch.cat([tiny_gen.sample_z(BASELINE_SEED, 1.0, 4)] +
+                  [tiny_gen.sample_z(BASELINE_SEED + k, 1.0, 4 * 2 ** (k - 1)) for k in range(1, 5)])
+    feats, _ = tiny_gen.head(z, 1, 1.0, split)
+    means = {m: feats[:m].mean(0) for m in (4, 8, 16, 32, 64)}
+    changes = {m: float((means[m] - means[m // 2]).norm() / means[m].norm()) for m in (8, 16, 32, 64)}
+    tol = sorted(changes.values())[1]                 # reached somewhere along the way, not at once
+    want = next(m for m in (8, 16, 32, 64) if changes[m] <= tol)
+    got = compute_baseline(tiny_gen, 1, 1.0, split, 4, tol, 64)
+    assert got.codes == want and got.change == pytest.approx(changes[want], rel=1e-4)
+    assert torch.allclose(got.f0, means[want], atol=1e-5)
+    capped = compute_baseline(tiny_gen, 1, 1.0, split, 4, 1e-9, 16)          # never converges: stops at the cap
+    assert capped.codes == 16 and not capped.converged(1e-9)
+    assert torch.allclose(capped.f0, means[16], atol=1e-5)
 
 def test_recorded_metrics_are_the_table(dec):
     """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and

@@ -1,4 +1,4 @@
-"""The baseline f0 and the minimal features u(S) for all 2^n subsets (docs/method.md §4).
+"""The minimal features u(S) for all 2^n subsets (docs/method.md §4).
 
 u(S) = f0 + m_S ⊙ (f − f0), m_S spatial [1, h, w] or channel × spatial [C, h, w], and
 
@@ -33,30 +33,7 @@ from regionprims.method.null import receptive_masks
 from regionprims.method.regions import subset_masks
 from regionprims.method.specs import OptimSettings
 
-BASELINE_SEED = 1_000_003       # codes for f0 come from their own seed, never the image's
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8    # gradient momentum, Adam's second moment and its floor
-
-
-@torch.no_grad()
-def compute_baseline(gen: SplitGenerator, class_id: int, truncation: float, split: str,
-                     codes: int, report: Reporter | None = None, batch: int = 16) -> tuple[Tensor, float]:
-    """f0 = mean over `codes` latent codes of head(z_m, class). Returns f0 [C, h, w] and its
-    stability: ||f0(M) - f0(M/2)|| / ||f0(M)|| (how much the mean still moves with M)."""
-    z_all = gen.sample_z(BASELINE_SEED, truncation, codes)
-    total = torch.zeros(gen.feature_shape(split), device=gen.device)
-    half, mid = None, codes // 2
-    # batch boundaries, plus one at M/2 so that f0(M/2) is the mean of exactly the first M/2 codes
-    starts = sorted(set(range(0, codes, batch)) | ({mid} if mid > 0 else set()))
-    for start, stop in zip(starts, starts[1:] + [codes]):
-        feat, _ = gen.head(z_all[start:stop], class_id, truncation, split)
-        total += feat.sum(0)
-        if stop == mid:
-            half = total / mid
-        if report:
-            report(stop, codes, f"baseline: {stop}/{codes} codes")
-    f0 = total / codes
-    stability = float((f0 - half).norm() / f0.norm().clamp_min(1e-12)) if half is not None else float("nan")
-    return f0, stability
 
 
 def initial_logits(region_masks: Tensor, feat_hw: tuple[int, int], channels: int, settings: OptimSettings) -> Tensor:

@@ -46,7 +46,10 @@ class OptimSettings:
     patience: int = 5               # ... for this many consecutive steps
     chunk: int = 0                  # subsets per batch; 0 = as many as fit in memory_mb
     memory_mb: int = 4096           # bound on the optimisation's activation memory (auto chunk)
-    baseline_codes: int = 64        # M codes averaged for f0
+    baseline_codes: int = 64        # the codes averaged for f0 first (all of them when baseline_tol = 0)
+    baseline_tol: float = 0.02      # double the codes while f0 moves more than this between M/2 and M codes
+                                    # (relative; 0 = exactly baseline_codes codes): method/baseline.py
+    baseline_max_codes: int = 8192  # ... but stop at this many codes, converged or not
     opt_seed: int = 0               # seed of anything random in the optimisation
     refine: Literal["skip", "all"] = "skip"   # monotone masks: "skip" takes no steps for a subset whose
                                     # increment cannot move from 0 (one gradient at a_S = 0 decides; the
@@ -81,6 +84,11 @@ class OptimSettings:
             raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
         if not 1 <= self.baseline_codes <= 4096:
             raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
+        if not 0 <= self.baseline_tol <= 1:             # also refuses nan
+            raise UserError(f"baseline tolerance must be in [0, 1], got {self.baseline_tol}")
+        if not self.baseline_codes <= self.baseline_max_codes <= 1 << 20:
+            raise UserError(f"baseline max codes must be between baseline codes ({self.baseline_codes}) and "
+                            f"{1 << 20}, got {self.baseline_max_codes}")
         if not 0 <= self.chunk <= 1 << 20:
             raise UserError(f"chunk must be 0 (automatic) or a number of subsets up to {1 << 20}, got {self.chunk}")
         if not 0 <= self.tol <= 1:                      # also refuses nan
@@ -100,7 +108,8 @@ class OptimSettings:
 # What a saved file that lacks a setting was made with: the setting did not exist yet, and the
 # behaviour then is not today's default (store/filecheck.meta_settings fills these in).
 SETTINGS_BEFORE_FIELD = {"tie": "none", "mu": 0.0, "param": "sigmoid", "schedule": "constant", "optimizer": "adam",
-                         "refine": "all", "max_order": 0}
+                         "refine": "all", "max_order": 0,
+                         "baseline_tol": 0.0, "baseline_max_codes": 8192}
 
 
 def settings_before_fields(raw: dict) -> dict:

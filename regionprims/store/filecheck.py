@@ -106,7 +106,7 @@ def check_metadata(meta: Any, where: str) -> dict:
 # The `info` fields that something reads, with the type each must have; other keys are kept but
 # never read. A number is finite; "texts" maps a text to a text; "numbers" a text to a number.
 INFO_TYPES = {"class_name": "text", "device": "text", "precision": "text", "stability_definition": "text",
-              "baseline_stability": "number", "steps_mean": "number", "steps_max": "number",
+              "baseline_stability": "number", "baseline_codes": "number", "steps_mean": "number", "steps_max": "number",
               "tail_evaluations": "number", "tail_passes": "number", "subsets_stepped": "number",
               "moving_by_order": "numbers", "objective_mean": "number", "minimised_mean": "number",
               "mask_mean": "number", "chunk": "number", "timings": "numbers", "absent_metrics": "texts",
