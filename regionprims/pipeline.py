@@ -15,7 +15,6 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from regionprims.method import metrics as M
 from regionprims.store.cache import ResultCache, cache_key
 from regionprims.models.classes import resolve_class
 from regionprims.method.decomposition import Decomposition
@@ -23,15 +22,13 @@ from regionprims.errors import UserError
 from regionprims.store.fileformat import from_bytes, to_bytes
 from regionprims.method.interactions import or_interactions
 from regionprims.method.baseline import Baseline, compute_baseline
-from regionprims.method.minimal import fit_losses, optimize_minimal_features
-from regionprims.method.null import DEFINITION as NULL_DEFINITION
-from regionprims.method.null import geometric_null, null_keys, receptive_masks
+from regionprims.method.minimal import optimize_minimal_features
 from regionprims.models.base import SplitContext, SplitGenerator, default_truncation
 from regionprims.progress import ProgressFn, Reporter
-from regionprims.method.ranking import component_norms, rank_rows
-from regionprims.method.regions import (Layout, foreground_players, parse_layout, player_masks, subset_masks,
+from regionprims.method.regions import (Layout, foreground_players, parse_layout, player_masks,
                                         subset_matrix)
-from regionprims.method.render import pattern_energy, regional_patterns, render_features
+from regionprims.method.render import render_features
+from regionprims.scoring import rank_components, score
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.validation import MAX_SEED, split_index, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
@@ -197,71 +194,23 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     minimal, f0, feature = minimal.cpu(), f0.cpu(), feature.cpu()
     components = or_interactions(minimal)
     residual = feature - minimal[-1]
-    ranking = rank_components(gen, ctx, f0, components, spec.rank_by)
+    ranking, strength = rank_components(gen, ctx, f0, components, spec.rank_by)
     timings["components"] = time.perf_counter() - t2
     dec = Decomposition(spec=spec, z=z.cpu(), image=image.cpu(), feature=feature, baseline=f0, subsets=subsets,
                         minimal=minimal, components=components, residual=residual, player_masks=masks,
                         fit_loss=fit_loss.cpu(), ranking=ranking)
     report(950, 1000, "metrics")
     t3 = time.perf_counter()
-    dec.metrics = {**compute_metrics(gen, ctx, dec),
-                   "stability": M.component_change(components, or_interactions(halfway["minimal"].cpu()))}
+    dec.metrics, scored = score(gen, ctx, dec, strength, or_interactions(halfway["minimal"].cpu()))
+    dec.metrics["baseline_change"] = base.change
     timings["metrics"] = time.perf_counter() - t3
-    t4 = time.perf_counter()
-    null = null_decomposition(gen, ctx, dec)
-    dec.metrics.update(null_keys(compute_metrics(gen, ctx, null)))
-    timings["null"] = time.perf_counter() - t4
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": base.change,
-                "baseline_codes": base.codes,
-                "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"), "timings": timings,
-                **opt_info, "null": {"definition": NULL_DEFINITION, "mask_mean": _null_mask_mean(dec)},
-                "absent_metrics": M.absent_scores(len(dec.ranking)), "stability_definition": STABILITY_DEFINITION}
+                "baseline_codes": base.codes, "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"),
+                "timings": timings, **opt_info, **scored, "stability_definition": STABILITY_DEFINITION}
     from regionprims.estimate import record_moving      # for the next estimate (a failing write only warns)
     record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))
     report(1, 1, "done")
     return dec
-
-
-def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, components: torch.Tensor,
-                    rank_by: str) -> list[int]:
-    if rank_by == "effect":
-        patterns = regional_patterns(gen, ctx, f0, f0, components, range(1, components.shape[0]), "isolated")
-        strength = torch.cat([torch.zeros(1), patterns.flatten(1).norm(dim=1)])
-        return rank_rows(strength)
-    return rank_rows(component_norms(components))
-
-
-def null_decomposition(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> Decomposition:
-    """The geometric null of `dec` (method/null.py): same image, baseline and players, u0(S) from
-    the receptive-field masks, its OR components, fit and ranking; metrics and info left empty."""
-    minimal = geometric_null(dec.feature, dec.baseline, dec.player_masks, dec.subsets)
-    region = subset_masks(dec.player_masks, dec.subsets).to(gen.device)
-    fit, _ = fit_losses(gen, ctx, minimal.to(gen.device), dec.image.to(gen.device), region, 64, None)
-    components = or_interactions(minimal)
-    ranking = rank_components(gen, ctx, dec.baseline, components, dec.spec.rank_by)
-    return replace(dec, minimal=minimal, components=components, residual=dec.feature - minimal[-1],
-                   fit_loss=fit.cpu(), ranking=ranking, metrics={}, info={})
-
-
-def _null_mask_mean(dec: Decomposition) -> float:
-    """Mean null mask over the non-empty subsets (comparable to info.mask_mean for spatial masks)."""
-    region = subset_masks(dec.player_masks, dec.subsets[1:])
-    return float(receptive_masks(region, tuple(dec.feature.shape[-2:])).mean())
-
-
-def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition) -> dict[str, float]:
-    """Every metric of docs/method.md §7 that one decomposition determines (+ gt_ scores on the demo).
-    Scores the layout makes trivial (metrics.absent_scores) are left out, never reported perfect."""
-    top = dec.ranking[:M.TOP]
-    u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
-    energy = pattern_energy(regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo"))
-    out = M.compute_all(M.MetricInputs(dec, list(top), u_full_image, energy))
-    truth = getattr(gen, "ground_truth_scores", None)      # generators that know the truth (the demo)
-    if truth is not None:
-        out.update(truth(dec.z, dec.spec.class_id, list(zip(top, energy)), dec.subsets, dec.player_masks))
-    for key in M.absent_scores(len(dec.ranking)):
-        out.pop(key, None)
-    return out
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
@@ -271,8 +220,9 @@ def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
             "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,
             "players": list(spec.layout.players), "n_subsets": int(dec.subsets.shape[0]),
             "seconds": round(seconds, 3), "cache_hit": cache_hit, "tail_passes": dec.info.get("tail_passes"),
-            "metrics": dec.metrics,
-            "absent_metrics": dec.info.get("absent_metrics", {})}
+            "metrics": dec.metrics, "baseline_codes": dec.info.get("baseline_codes"),
+            "absent_metrics": dec.info.get("absent_metrics", {}),
+            "by_construction": (dec.info.get("null") or {}).get("by_construction", {})}
 
 
 def sample_image(gen: SplitGenerator, class_: str | int | None, seed: object, truncation: object | None = None):

@@ -28,15 +28,18 @@ def test_decompose_json_and_file(use_tiny, capsys, tmp_path):
     report = json.loads(out)
     assert report["class_id"] == 1 and report["n_subsets"] == 16 and report["cache_hit"] is False
     assert set(report["metrics"]) >= {"residual_ratio", "fit_psnr", "fit_error_mean", "leakage_top20",
-                                      "null_residual_ratio", "null_fit_psnr", "null_leakage_top20"}
+                                      "null_residual_ratio", "null_fit_psnr", "null_leakage_top20",
+                                      "beyond_strength", "beyond_top10", "joint_need", "beyond_buildup_db",
+                                      "baseline_change", "budget_null_leakage_top20"}
     assert "additivity_error_top20" not in report["metrics"]      # 15 components: undefined, absent
+    assert report["baseline_codes"] >= 4 and "null_fit_psnr" in report["by_construction"]
     assert "%" in err                                   # progress went to stderr
     assert out_file.exists()
     code, out, _ = run(capsys, "decompose", "--class", "1", "--seed", "1", "--layout", "2x2", "--steps", "3",
                        "--baseline-codes", "4", "--json")
     assert json.loads(out)["cache_hit"] is True
     code, out, _ = run(capsys, "info", str(out_file), "--verify")
-    assert code == 0 and "residual_ratio" in out
+    assert code == 0 and "residual_ratio" in out and "beyond geometry: " in out and "beyond_top10" in out
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -79,9 +82,12 @@ def test_transfer_prints_chance_null_and_cross_class_control(use_tiny, capsys, t
     assert rep["n_components"] == 511
     assert rep["chance_top20_top100"] == pytest.approx(100 / 511)
     assert rep["chance_top20_top20"] == pytest.approx(20 / 511)
-    for key in ("transfer_top20_top100", "null_transfer_top20_top100", "control_transfer_top20_top100", "p_top20_top100"):
+    for key in ("transfer_top20_top100", "null_transfer_top20_top100", "control_transfer_top20_top100",
+                "geometry_control_top20_top100", "p_top20_top100"):
         assert 0.0 <= rep[key] <= 1.0
+    assert rep["within_class"] is True
     code, out, _ = run(capsys, "transfer", files["a"], files["b"])
-    assert code == 0 and "chance 0.196" in out and "null" in out
+    assert code == 0 and "within one class" in out and "null" in out and "geometry" in out
+    assert "footnote: uniformly random rankings would give top20_top100 0.196" in out
     code, _, err = run(capsys, "transfer", files["a"], files["b"], "--control", files["b"])   # same class
     assert code == 2 and err.startswith("error:") and "another class" in err

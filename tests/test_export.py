@@ -58,7 +58,7 @@ def test_caption_has_provenance(dec):
         value, null = (format_metric(key, dec.metrics[p + key]) for p in ("", "null_"))
         assert f"{key} {value} (null {null})" in flat
     # 2x2: 15 components, the top-20 additivity is undefined: absent, never a perfect 0
-    assert "additivity_error_top20 n/a (undefined for this layout)" in flat
+    assert "additivity_error_top20 n/a (undefined here)" in flat
     assert f"stability {format_metric('stability', dec.metrics['stability'])}" in flat
     assert "2x2" in text and "baseline codes 4" in text and "regionprims" in text
 

@@ -8,21 +8,23 @@ import torch
 
 from regionprims.method import metrics as M
 from regionprims.method.interactions import or_interactions
-from regionprims.method.null import geometric_null, receptive_masks
+from regionprims.method.null import geometric_null, pooled_masks
 from regionprims.method.regions import patch_masks, subset_matrix
 
 
-def test_null_is_or_structured_by_receptive_field():
-    # 2x2 players on a 12x12 image, a 6x6 feature grid: every feature cell goes to exactly one
-    # component, the set of players whose dilated receptive field holds it
+@pytest.mark.parametrize("size", [12, 10])
+def test_null_is_or_structured_by_the_pooled_masks(size):
+    # 2x2 players on a 12x12 (aligned) or 10x10 (boundary cells shared) image, a 6x6 feature
+    # grid: every feature cell goes to exactly one component, the set of players whose pooled
+    # mask holds it (no dilation)
     torch.manual_seed(0)
     f0, f = torch.randn(3, 6, 6), torch.randn(3, 6, 6)
-    masks = patch_masks(2, 2, 12, 12)
+    masks = patch_masks(2, 2, size, size)
     subsets = subset_matrix(4)
     u = geometric_null(f, f0, masks, subsets)
     assert torch.equal(u[0], f0)
     comps = or_interactions(u)
-    fields = receptive_masks(masks, (6, 6))[:, 0]          # [4, 6, 6] per player
+    fields = pooled_masks(masks, (6, 6))[:, 0]             # [4, 6, 6] per player
     for cell in itertools.product(range(6), range(6)):
         owner = sum(1 << j for j in range(4) if fields[j][cell] > 0)
         for row in range(1, 16):

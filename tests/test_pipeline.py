@@ -106,15 +106,21 @@ def test_scores_trivial_for_the_layout_are_absent_not_perfect(dec):
     # by construction (the old code reported exactly that as a perfect score)
     for key in ("additivity_error_top20", "sparsity_top20"):
         assert key not in dec.metrics and "null_" + key not in dec.metrics
-        assert "undefined for this layout" in dec.info["absent_metrics"][key]
+        assert "hold all 15 non-empty components" in dec.info["absent_metrics"][key]
     assert M.absent_scores(511) == {}
     assert set(M.absent_scores(20)) == {"additivity_error_top20", "sparsity_top20"}
 
 
 def test_null_scores_beside_every_score(dec):
-    own = [k for k in dec.metrics if not k.startswith("null_") and k != "stability"]
-    assert own and all(isinstance(dec.metrics["null_" + k], float) for k in own)
-    assert "receptive" in dec.info["null"]["definition"]
+    """Both nulls report every score the method does, except the method's own figures (stability,
+    the beyond-geometry figures, the baseline's change); absent ones are absent for them too."""
+    from regionprims.method.beyond import HEADLINE
+    absent = dec.info["absent_metrics"]
+    own = [k for k in dec.metrics if not k.startswith(("null_", "budget_null_")) and k != "stability"
+           and k not in HEADLINE]
+    for prefix in ("null_", "budget_null_"):
+        assert own and all(isinstance(dec.metrics[prefix + k], float) or prefix + k in absent for k in own)
+    assert "no dilation" in dec.info["null"]["definition"] and "u(N)" in dec.info["null"]["budget_definition"]
 
 
 def test_metric_functions_by_hand():
@@ -272,9 +278,10 @@ def test_baseline_grows_by_doubling_until_it_has_converged(tiny_gen):
 def test_recorded_metrics_are_the_table(dec):
     """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and
     printed by the one formatter (PSNR in dB)."""
-    absent = dec.info["absent_metrics"]               # 2x2: the top-20 scores are undefined (issue 9)
+    absent = dec.info["absent_metrics"]               # 2x2: the top-20 scores are undefined
     keys = [m.key for m in M.METRICS if m.key not in absent]
-    own = [k for k in dec.metrics if not k.startswith(("gt_", "null_")) and k != "stability"]
+    from regionprims.method.beyond import HEADLINE
+    own = [k for k in dec.metrics if not k.startswith(("gt_", "null_", "budget_null_")) and k not in HEADLINE]
     assert own == keys
     assert all(isinstance(dec.metrics[k], float) and dec.metrics[k] == dec.metrics[k] for k in keys)
     assert M.CAPTION_METRICS == ("residual_ratio", "fit_psnr", "additivity_error_top20", "leakage_top20")

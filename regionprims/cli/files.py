@@ -46,7 +46,9 @@ def cmd_info(args) -> int:
                     f"players {meta['players']}"))
     print(printable("settings: " + ", ".join(f"{k}={v}" for k, v in meta["settings"].items())))
     print(printable("versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())))
-    print_metrics(meta["metrics"], meta.get("info", {}).get("absent_metrics", {}))
+    info = meta.get("info", {})
+    null = info.get("null") if isinstance(info.get("null"), dict) else {}
+    print_metrics(meta["metrics"], info.get("absent_metrics", {}), null.get("by_construction"))
     return 0
 
 
@@ -65,17 +67,26 @@ def cmd_transfer(args) -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(f"{out['n_components']} components; chance = the mean overlap of uniformly random rankings, "
-          "null = the geometric null's transfer between the same images")
+    kind = "within one class" if out["within_class"] else "across classes"
+    print(f"{out['n_components']} components; A and B are {kind}. null = the tight geometric null's transfer "
+          "between the same images; geometry = B's region sets moved by each symmetry of the grid (same shapes, "
+          "wrong places); cross-class = A into the --control file")
     for name in ("top20_top100", "top20_top20"):
         if f"transfer_{name}" not in out:
             print(f"transfer_{name:20} absent: {out['absent'][f'transfer_{name}']}")
             continue
-        line = (f"transfer_{name:20} {out[f'transfer_{name}']:.3f}   chance {out[f'chance_{name}']:.3f} "
-                f"(p = {out[f'p_{name}']:.2g})   null {out[f'null_transfer_{name}']:.3f}")
+        line = f"transfer_{name:20} {out[f'transfer_{name}']:.3f}   null {out[f'null_transfer_{name}']:.3f}"
+        if f"geometry_control_{name}" in out:
+            line += f"   geometry {out[f'geometry_control_{name}']:.3f}"
         if f"control_transfer_{name}" in out:
-            line += f"   cross-class control {out[f'control_transfer_{name}']:.3f}"
+            line += f"   cross-class {out[f'control_transfer_{name}']:.3f}"
         print(line)
     if "transfer_top20_top100_ba" in out:
         print(f"transfer_top20_top100_ba   {out['transfer_top20_top100_ba']:.3f}   (B's top 20 among A's top 100)")
+    chance = [f"{name} {out[f'chance_{name}']:.3f} (p = {out[f'p_{name}']:.2g})" for name in ("top20_top100", "top20_top20")
+              if f"chance_{name}" in out]
+    if chance:
+        print("footnote: uniformly random rankings would give " + ", ".join(chance) + "; no local decomposition "
+              "ranks at random, so read the transfer against the null and the geometry control instead. The same "
+              "seed gives the same z in every class.")
     return 0

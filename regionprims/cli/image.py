@@ -82,7 +82,7 @@ def _print_report(report: dict, out: str | None) -> None:
     print(f"{report['model']}  class {report['class_id']} ({report.get('class_name')})  seed {report['seed']}  "
           f"layout {report['layout']}  players {report['players']}")
     print(f"{report['n_subsets']} subsets in {report['seconds']:.1f} s{' (cached)' if report['cache_hit'] else ''}")
-    print_metrics(report["metrics"], report.get("absent_metrics", {}))
+    print_metrics(report["metrics"], report.get("absent_metrics", {}), report.get("by_construction"))
     if out:
         print(f"saved {out}")
 

@@ -32,15 +32,30 @@ class StderrProgress:
             sys.stderr.write("\n")
 
 
-def print_metrics(metrics: dict, absent: dict) -> None:
-    """Each score beside the geometric null's (`null_` + key), then the absent ones with why."""
+def print_metrics(metrics: dict, absent: dict, by_construction: dict | None = None) -> None:
+    """The beyond-geometry verdict and figures first, then each score beside the tight and the
+    budget-matched null's (a null's score it gets by construction marked `*`, with why below),
+    then the absent scores with why."""
+    from regionprims.method.beyond import HEADLINE, verdict
     from regionprims.method.metrics import format_metric
+    from regionprims.method.null import BUDGET_PREFIX, NULL_PREFIX
     from regionprims.validation import printable
-    print(f"  {'metric':26} {'method':>10} {'null':>10}")
+    made = by_construction or {}
+    print(f"  beyond geometry: {verdict(metrics)}")
+    for key in HEADLINE:
+        if key in metrics:
+            print(f"  {key:32} {format_metric(key, metrics[key]):>10}")
+    print(f"  {'metric':32} {'method':>10} {'null':>12} {'null budget':>12}")
     for key, value in metrics.items():
-        if not key.startswith("null_"):
-            null = metrics.get("null_" + key)
-            shown = format_metric(key, null) if null is not None else ""
-            print(f"  {printable(key):26} {format_metric(key, value):>10} {shown:>10}")
+        if key.startswith((NULL_PREFIX, BUDGET_PREFIX)) or key in HEADLINE:
+            continue
+        nulls = []
+        for prefix in (NULL_PREFIX, BUDGET_PREFIX):
+            v = metrics.get(prefix + key)
+            text = "absent " if prefix + key in absent else "" if v is None else format_metric(key, v)
+            nulls.append(text + ("*" if prefix + key in made else " ") if v is not None else text)
+        print(f"  {printable(key):32} {format_metric(key, value):>10} {nulls[0]:>12} {nulls[1]:>12}")
+    for key, why in made.items():
+        print(f"  * {printable(key)}: {printable(why)}")
     for key, why in absent.items():
-        print(f"  {printable(key):26} {'absent':>10}  ({printable(why)})")
+        print(f"  absent {printable(key)}: {printable(why)}")

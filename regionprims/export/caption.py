@@ -9,6 +9,7 @@ from pathlib import PurePath
 
 from regionprims import __version__
 from regionprims.method.decomposition import Decomposition
+from regionprims.method.beyond import HEADLINE
 from regionprims.method.metrics import CAPTION_METRICS, format_metric
 
 
@@ -36,11 +37,12 @@ def _steps_text(s) -> str:
 
 def caption_metrics(dec: Decomposition) -> list[str]:
     """'key value (null value)' for each caption metric, the geometric null's score beside the
-    method's; 'key n/a (undefined for this layout)' for an absent one; then the stability."""
-    m, absent, out = dec.metrics, dec.info.get("absent_metrics", {}), []
+    method's; 'key n/a (undefined here)' for an absent one; then the stability."""
+    m, absent = dec.metrics, dec.info.get("absent_metrics", {})
+    out = [f"{k} {format_metric(k, m[k])}" for k in HEADLINE if k in m]
     for k in CAPTION_METRICS:
         if k in absent:
-            out.append(f"{k} n/a (undefined for this layout)")
+            out.append(f"{k} n/a (undefined here)")
         elif k in m:
             null = m.get("null_" + k)
             out.append(f"{k} {format_metric(k, m[k])}" + (f" (null {format_metric(k, null)})" if null is not None
@@ -63,7 +65,8 @@ def provenance_caption(dec: Decomposition, width: int = 190) -> str:
         f"{2 ** lay.n} subsets · components ranked by {spec.rank_by}",
         f"Settings: {s.mask} mask, {_steps_text(s)}, lr {s.lr:g}, λ {s.lam:g}, {s.loss_norm}-normalised loss, "
         f"baseline codes {s.baseline_codes}, opt seed {s.opt_seed} · regionprims {_producer_version(dec)}",
-        "Metrics (null = the geometric null, receptive-field masks, no optimisation): "
+        "Metrics (beyond = against the tight geometric null: the players' masks pooled onto the feature grid, "
+        "no optimisation; null = that null's score): "
         + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
     ]
     return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)

@@ -7,7 +7,10 @@ import io
 
 from regionprims.export.panels import _mpl
 
-COLOURS = {"within": "#2b6cb0", "across": "#dd6b20", "chance": "#a0aec0"}
+COLOURS = {"within": "#2b6cb0", "across": "#dd6b20", "chance": "#a0aec0", "null_within": "#a0aec0",
+           "geometry": "#718096"}
+PARTS = (("within", "within class"), ("across", "across classes"), ("null_within", "tight null, within"),
+         ("geometry", "geometry control"))
 
 
 def _figure(width: float, height: float):
@@ -23,7 +26,8 @@ def _png(fig) -> bytes:
 
 
 def transfer_png(report: dict) -> bytes:
-    """Grouped bars per class: within, across (control), chance; mean ± std, one panel per kind."""
+    """Grouped bars per class: within, across, the tight null's and the geometry control (mean ±
+    std, one panel per kind); the uniform chance level as a dotted line."""
     import numpy as np
     top, pool = report["top"], report["pool"]
     names = [c["class_name"] for c in report["classes"]] + ["all"]
@@ -35,14 +39,11 @@ def transfer_png(report: dict) -> bytes:
         ax.set_title(title + ("" if report["transfer_defined"][kind] else " (undefined for this layout)"))
         if not report["transfer_defined"][kind]:
             continue
-        for i, part in enumerate(("within", "across")):
-            vals = [b[kind][part] for b in blocks]
-            ax.bar(x + (i - 1) * 0.28, [v["mean"] if v else 0 for v in vals], 0.28,
-                   yerr=[v["std"] if v else 0 for v in vals], color=COLOURS[part], capsize=2,
-                   label="within class" if part == "within" else "across classes (control)")
-        ch = report["chance"][kind]
-        ax.bar(x + 0.28, [ch["mean"]] * len(x), 0.28, yerr=[ch["std"]] * len(x), color=COLOURS["chance"],
-               capsize=2, label="chance")
+        for i, (part, label) in enumerate(PARTS):
+            vals = [b[kind].get(part) for b in blocks]
+            ax.bar(x + (i - 1.5) * 0.2, [v["mean"] if v else 0 for v in vals], 0.2,
+                   yerr=[v["std"] if v else 0 for v in vals], color=COLOURS[part], capsize=2, label=label)
+        ax.axhline(report["chance"][kind]["mean"], color=COLOURS["chance"], linestyle=":", label="uniform chance")
         ax.set_xticks(x, names, rotation=30, ha="right")
         ax.set_ylim(0, 1.05)
     axes[0].set_ylabel("transfer")

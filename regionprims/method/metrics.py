@@ -19,7 +19,6 @@ from torch import Tensor
 
 from regionprims.method.decomposition import Decomposition
 from regionprims.method.interactions import partial_reconstruction
-from regionprims.method.ranking import component_norms
 from regionprims.method.regions import subset_masks
 
 TOP = 20
@@ -70,10 +69,11 @@ def leakage(energy: Tensor, rows: Sequence[int], subsets: Tensor, player_masks: 
     return 1.0 - inside / total
 
 
-def sparsity(norms: Tensor, ranking: Sequence[int], top: int = TOP) -> float:
-    """sum of the top-k component norms / sum of all (non-empty) component norms."""
-    total = float(norms[1:].sum())
-    return float(norms[list(ranking[:top])].sum()) / total if total > 0 else float("nan")
+def sparsity(strength: Tensor, ranking: Sequence[int], top: int = TOP) -> float:
+    """Σ of the top-k strengths / Σ of all, in the ranking's own measure (‖Δf_S‖, or the
+    image-space effect when the ranking is by effect)."""
+    total = float(strength[1:].sum())
+    return float(strength[list(ranking[:top])].sum()) / total if total > 0 else float("nan")
 
 
 def sparsity_curve(norms: Tensor, ranking: Sequence[int]) -> list[float]:
@@ -91,13 +91,14 @@ def transfer(ranking_a: Sequence[int], ranking_b: Sequence[int], top_a: int = 20
     return len(a & b) / max(1, min(top_a, len(ranking_a)))
 
 
-def absent_scores(n_components: int, top: int = TOP) -> dict[str, str]:
-    """Scores the layout makes trivial, with the reason: when the top-`top` set holds every
-    non-empty component (2**n - 1 <= top), additivity is 0 and sparsity 1 by construction, so
-    they say nothing and are reported as absent, never as perfect."""
-    if n_components > top:
+def absent_scores(n_nonzero: int, top: int = TOP) -> dict[str, str]:
+    """Scores a decomposition makes trivial, with the reason: when the top-`top` set holds every
+    non-empty component (`n_nonzero` <= top; a 2x2 layout, or a null with few non-empty
+    components), additivity is 0 and sparsity 1 by construction, so they say nothing and are
+    reported as absent, never as perfect."""
+    if n_nonzero > top:
         return {}
-    why = f"undefined for this layout: the top {top} hold all {n_components} components"
+    why = f"undefined here: the top {top} hold all {n_nonzero} non-empty components"
     return {"additivity_error_top20": f"{why} (the error is 0 by construction)",
             "sparsity_top20": f"{why} (the share is 1 by construction)"}
 
@@ -148,9 +149,11 @@ class MetricInputs:
     """What the recorded metrics of one decomposition are computed from (rendered once)."""
 
     dec: Decomposition
-    top: list[int]             # the TOP strongest component rows
+    top: list[int]             # the TOP strongest non-empty component rows (empty ones never leak)
     u_full_image: Tensor       # [3, H, W] tail(u(N))
     energy: Tensor             # [len(top), H, W] leave-one-out pattern energy of the top components
+    strength: Tensor           # [2**n] the ranking's measure of each component (row 0: 0)
+    halfway: Tensor | None = None   # the components after half of every optimisation's steps (the method only)
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ class Metric:
     label: str                 # as shown in the explorer
     definition: str
     good: str                  # "high" | "low"
-    compute: Callable[[MetricInputs], float]
+    compute: Callable[[MetricInputs], float | None]    # None: not defined for this decomposition
     caption: bool = False      # printed in the export's provenance caption
 
 
@@ -176,15 +179,19 @@ METRICS: tuple[Metric, ...] = (
            lambda i: additivity_error(i.dec.components, i.dec.minimal, i.top)[0], caption=True),
     Metric("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low",
            lambda i: float(leakage(i.energy, i.top, i.dec.subsets, i.dec.player_masks).mean()), caption=True),
-    Metric("sparsity_top20", "Sparsity, top 20", "Σ_top20 ‖Δf_S‖ / Σ_all ‖Δf_S‖", "high",
-           lambda i: sparsity(component_norms(i.dec.components), i.dec.ranking)),
+    Metric("sparsity_top20", "Sparsity, top 20", "Σ_top20 s_S / Σ_all s_S, s the ranking's measure (‖Δf_S‖ "
+           "or the image-space effect)", "high", lambda i: sparsity(i.strength, i.dec.ranking)),
+    Metric("stability", "Stability", "relative L2 change of all non-empty components between the result and the "
+           "result after half of every optimisation's steps", "low",
+           lambda i: None if i.halfway is None else component_change(i.dec.components, i.halfway)),
 )
 CAPTION_METRICS = tuple(m.key for m in METRICS if m.caption)
 
 
 def compute_all(inputs: MetricInputs) -> dict[str, float]:
-    """Every metric of `METRICS`, by key, in table order."""
-    return {m.key: m.compute(inputs) for m in METRICS}
+    """Every metric of `METRICS` that is defined for `inputs`, by key, in table order."""
+    values = {m.key: m.compute(inputs) for m in METRICS}
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def format_metric(key: str, value: object, unit: bool = True) -> str:
@@ -195,7 +202,7 @@ def format_metric(key: str, value: object, unit: bool = True) -> str:
     v = float(value)
     if math.isnan(v):
         return "n/a"
-    if "psnr" in key:
+    if "psnr" in key or key.endswith("_db"):
         return f"{v:.2f} dB" if unit else f"{v:.2f}"
     if v != 0.0 and abs(v) < 1e-2:
         return f"{v:.2e}"

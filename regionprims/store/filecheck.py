@@ -110,7 +110,7 @@ INFO_TYPES = {"class_name": "text", "device": "text", "precision": "text", "stab
               "tail_evaluations": "number", "tail_passes": "number", "subsets_stepped": "number",
               "moving_by_order": "numbers", "objective_mean": "number", "minimised_mean": "number",
               "mask_mean": "number", "chunk": "number", "timings": "numbers", "absent_metrics": "texts",
-              "versions": "texts", "null": "object"}
+              "versions": "texts", "null": "object", "joint_need_by_order": "numbers"}
 
 
 def _info_value_ok(kind: str, value: Any) -> bool:
@@ -135,7 +135,8 @@ def check_info(info: Any, where: str) -> None:
             raise _fail(where, f"metadata info.{key} has the wrong type or value ({short(info[key])})")
     null = info.get("null")
     if isinstance(null, dict):
-        for key, kind in (("definition", "text"), ("mask_mean", "number")):
+        for key, kind in (("definition", "text"), ("budget_definition", "text"), ("mask_mean", "number"),
+                          ("nonzero_sets", "number"), ("by_construction", "texts")):
             if key in null and not _info_value_ok(kind, null[key]):
                 raise _fail(where, f"metadata info.null.{key} has the wrong type or value ({short(null[key])})")
 

@@ -1,5 +1,7 @@
 """The cross-image report of a study (`regionprims study`; docs/batch.md): for every class, transfer
-within the class, across classes (control) and at chance, for the paper's asymmetric
+within the class, across classes, of the tight geometric null (within and across), and of a control
+that keeps the grid's geometry but breaks the image (method/transfer.py), with the uniform chance
+level as a footnote, for the paper's asymmetric
 top-20-in-top-100 and the symmetric top-20/top-20, each with its spread; consistency of the top
 components across seeds (their region sets, and where and through which channels each shared
 region set acts); the faithfulness metrics (and their null_ versions) as distributions.
@@ -21,6 +23,9 @@ import torch
 from regionprims.errors import UserError
 from regionprims.method.decomposition import Decomposition
 from regionprims.method.metrics import TOP, transfer_chance, transfer_chance_spread, transfer_defined
+from regionprims.method.regions import Layout
+from regionprims.method.transfer import geometry_control, null_ranking, overlap
+from regionprims.method.transfer import region_sets as rows_region_sets
 from regionprims.store.cache import ResultCache
 from regionprims.study import records
 
@@ -40,12 +45,13 @@ class ImageSummary:
     footprint: dict[frozenset, torch.Tensor]     # top-k region set -> where Δf_S acts (unit vector over h*w)
     profile: dict[frozenset, torch.Tensor]       # top-k region set -> through which channels (unit vector over C)
     metrics: dict = field(default_factory=dict)
+    null_ranked: list[frozenset] = field(default_factory=list)   # the tight null's region sets, strongest first
+    layout: Layout | None = None
 
 
 def region_sets(dec: Decomposition) -> list[frozenset]:
     """Region set (patch indices) of every subset row."""
-    players = dec.spec.layout.players
-    return [frozenset(players[j] for j in torch.nonzero(row).flatten().tolist()) for row in dec.subsets]
+    return rows_region_sets(dec, range(dec.subsets.shape[0]))
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
@@ -62,7 +68,8 @@ def summarize(image: dict, dec: Decomposition, top: int = TOP, pool: int = POOL)
         prof[sets[row]] = _unit(energy.sum((1, 2)))
     return ImageSummary(class_id=image["class_id"], class_name=image.get("class_name") or str(image["class_id"]),
                         seed=image["seed"], n_components=len(dec.ranking), ranked=[sets[r] for r in rows],
-                        footprint=foot, profile=prof, metrics=dict(dec.metrics))
+                        footprint=foot, profile=prof, metrics=dict(dec.metrics),
+                        null_ranked=rows_region_sets(dec, null_ranking(dec)[:max(top, pool)]), layout=dec.spec.layout)
 
 
 def stats(values: Iterable[float]) -> dict | None:
@@ -76,7 +83,17 @@ def stats(values: Iterable[float]) -> dict | None:
 
 def transfer_pair(a: ImageSummary, b: ImageSummary, top: int, pool: int) -> float:
     """|top(a) ∩ pool(b)| / top, by region set (metrics.transfer, on region sets)."""
-    return len(set(a.ranked[:top]) & set(b.ranked[:pool])) / max(1, min(top, len(a.ranked)))
+    return overlap(a.ranked, b.ranked, top, pool)
+
+
+def null_pair(a: ImageSummary, b: ImageSummary, top: int, pool: int) -> float | None:
+    """The same for the two images' tight geometric nulls."""
+    return overlap(a.null_ranked, b.null_ranked, top, pool) if a.null_ranked and b.null_ranked else None
+
+
+def geometry_pair(a: ImageSummary, b: ImageSummary, top: int, pool: int) -> float | None:
+    """a into b's region sets moved by the grid's symmetries (the geometry-keeping control)."""
+    return geometry_control(a.ranked, b.ranked, a.layout, top, pool) if a.layout is not None else None
 
 
 def _pairs(summaries: Sequence[ImageSummary], same_class: bool):
@@ -94,7 +111,10 @@ def _transfer_block(subjects: Sequence[ImageSummary], all_: Sequence[ImageSummar
     out = {}
     for name, k in (("asym", pool), ("sym", top)):
         out[name] = {"within": stats(transfer_pair(a, b, top, k) for a, b in within),
-                     "across": stats(transfer_pair(a, b, top, k) for a, b in across)}
+                     "across": stats(transfer_pair(a, b, top, k) for a, b in across),
+                     "null_within": stats(null_pair(a, b, top, k) for a, b in within),
+                     "null_across": stats(null_pair(a, b, top, k) for a, b in across),
+                     "geometry": stats(geometry_pair(a, b, top, k) for a, b in within)}
     return out
 
 

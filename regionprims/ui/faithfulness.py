@@ -1,11 +1,13 @@
-"""The Faithfulness page: every metric of docs/method.md §7 for this decomposition, with plots, and the
-ground-truth scores of the demo generator."""
+"""The Faithfulness page: the beyond-geometry verdict first, then every metric of docs/method.md §7
+beside the two geometric nulls, with plots, and the ground-truth scores of the demo generator."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from regionprims.method import metrics as M
+from regionprims.method.beyond import HEADLINE, verdict
+from regionprims.method.null import BUDGET_PREFIX, NULL_PREFIX
 from regionprims.method.regions import subset_label
 from regionprims.models.demo.groundtruth import GT_MEANING
 from regionprims.ui import charts, resources
@@ -16,23 +18,24 @@ def _fmt(key: str, value: object) -> str:
     return M.format_metric(key, value, unit=False)     # the labels carry the unit
 
 
-STABILITY = ("stability", "Stability (change)", "relative L2 change of all non-empty components under a stated "
-             "perturbation of the optimisation (definition below)", "low (target ≤ 0.10)")
-NULL_HELP = "u0(S) = f0 + m0_S ⊙ (f − f0), receptive-field masks, no optimisation"
+NULL_HELP = "tight geometric null: u0(S) = f0 + m0_S ⊙ (f − f0), the players' masks pooled onto the feature grid"
+BUDGET_HELP = "budget-matched null: the same masks towards the method's u(N), so u0(N) = u(N)"
 
 
-def _pair(m: dict, absent: dict, key: str) -> tuple[str, str | None]:
-    """(the method's value, 'null <value>') as shown; 'n/a' with the reason for an absent score."""
+def _shown(m: dict, absent: dict, made: dict, key: str) -> str:
+    """One score as shown: its value, 'n/a' when absent, marked when it holds by construction."""
     if key in absent:
-        return "n/a", "undefined for this layout"
-    null = m.get("null_" + key)
-    return _fmt(key, m.get(key, float("nan"))), (f"null {_fmt(key, null)}" if null is not None else None)
+        return "n/a"
+    if key not in m:
+        return "—"
+    return _fmt(key, m[key]) + (" (by construction)" if key in made else "")
 
 
 def page(cur: Current) -> None:
     mx = resources.page_mixer(cur, "Faithfulness")
     if mx is None:
         return
+    _headline(mx.dec)
     _score_cards(mx.dec)
     _plots(mx)
     _ground_truth(mx.dec)
@@ -44,29 +47,48 @@ def page(cur: Current) -> None:
                  "info": mx.dec.info}, expanded=False)
 
 
-def _score_cards(dec) -> None:
-    """One card per metric (method beside the geometric null), the caption, the definitions."""
+def _headline(dec) -> None:
+    """The verdict sentence and the beyond-geometry figures: what the method found that the grid
+    alone does not give."""
     m = dec.metrics
-    absent = dec.info.get("absent_metrics", {})
-    cards = [(x.key, x.label, x.definition, x.good) for x in M.METRICS] + [STABILITY]
+    st.markdown(f"#### Beyond geometry\n{verdict(m)}")
+    shown = [(k, v) for k, v in HEADLINE.items() if k in m]
+    cols = st.columns(max(1, len(shown)))
+    for col, (key, (label, definition)) in zip(cols, shown):
+        col.metric(label, _fmt(key, m[key]), border=True, help=definition + ".")
+    tol, codes = dec.spec.settings.baseline_tol, dec.info.get("baseline_codes")
+    if "baseline_change" in m and tol > 0 and m["baseline_change"] > tol:
+        st.warning(f"The baseline did not converge: it still moved {m['baseline_change']:.3f} between "
+                   f"{codes // 2 if codes else '?'} and {codes} codes (tolerance {tol:g}). Raise the code cap.")
+
+
+def _score_cards(dec) -> None:
+    """One card per metric, with the tight and the budget-matched null below; a null's score that
+    holds by construction is labelled so, never shown as a win."""
+    m, absent = dec.metrics, dec.info.get("absent_metrics", {})
+    made = (dec.info.get("null") or {}).get("by_construction", {})
+    cards = [x for x in M.METRICS if x.key in m or x.key in absent]
     for start in range(0, len(cards), 4):
         cols = st.columns(4)
-        for col, (key, label, definition, good) in zip(cols, cards[start:start + 4]):
-            value, null = _pair(m, absent, key)
-            col.metric(label, value, delta=null, delta_color="off", border=True,
-                       help=f"{definition}. Good is {good}." + (f" {absent[key]}." if key in absent else "")
-                       + ("" if key == STABILITY[0] else f" Below: the geometric null ({NULL_HELP})."))
-    st.caption("Below each score: the same score of the **geometric null** — u0(S) = f0 + m0_S ⊙ (f − f0) with m0_S "
-               "the receptive-field masks of the players, no optimisation. A score the null matches is a property of "
-               "spatial masks, not evidence for the method. **n/a**: the score is undefined for this layout (the top "
-               "20 hold every component), never shown as perfect. Transfer (top-20 of one image among the top-100 "
-               "of another) needs two decompositions: `regionprims transfer A B [--control C]` reports it with its "
-               "chance level, the null's transfer and a cross-class control (export both files from the Export page).")
+        for col, x in zip(cols, cards[start:start + 4]):
+            nulls = [_shown(m, absent, made, p + x.key) for p in (NULL_PREFIX, BUDGET_PREFIX)]
+            delta = None if nulls == ["—", "—"] else f"null {nulls[0]} · at budget {nulls[1]}"
+            col.metric(x.label, _shown(m, absent, made, x.key), delta=delta, delta_color="off", border=True,
+                       help=f"{x.definition}. Good is {x.good}." + (f" {absent[x.key]}." if x.key in absent else "")
+                       + f" Below: the {NULL_HELP}; then the {BUDGET_HELP}.")
+    st.caption("Below each score: the same score of the **tight geometric null** (the players' pixel masks "
+               "max-pooled onto the feature grid, composed by union, no optimisation) and of the **budget-matched "
+               "null** (those masks towards the method's own u(N)). A score the null matches is a property of the "
+               "grid, not evidence for the method; *by construction* marks a null's score that its definition fixes. "
+               "**n/a**: undefined here (the top 20 hold every non-empty component), never shown as perfect. "
+               "Transfer needs two decompositions: `regionprims transfer A B [--control C]`.")
     with st.expander("Definitions"):
-        st.table({"metric": [k for k, *_ in cards],
-                  "method": [_pair(m, absent, k)[0] for k, *_ in cards],
-                  "geometric null": [(_pair(m, absent, k)[1] or "—").removeprefix("null ") for k, *_ in cards],
-                  "definition": [d for _, _, d, _ in cards], "good is": [g for *_, g in cards]})
+        st.table({"metric": [x.key for x in cards], "method": [_shown(m, absent, made, x.key) for x in cards],
+                  "tight null": [_shown(m, absent, made, NULL_PREFIX + x.key) for x in cards],
+                  "budget null": [_shown(m, absent, made, BUDGET_PREFIX + x.key) for x in cards],
+                  "definition": [x.definition for x in cards], "good is": [x.good for x in cards]})
+        for key, why in made.items():
+            st.caption(f"{key}: {why}.")
         st.caption(f"Stability: {dec.info.get('stability_definition', 'not recorded in this decomposition')}.")
 
 

@@ -5,7 +5,10 @@ import plotly.graph_objects as go
 
 from regionprims.ui.charts import CONFIG, FONT  # noqa: F401 (CONFIG re-exported for the page)
 
-COLOURS = {"within": "#2b6cb0", "across": "#dd6b20", "chance": "#a0aec0", "null": "#a0aec0"}
+COLOURS = {"within": "#2b6cb0", "across": "#dd6b20", "chance": "#a0aec0", "null": "#a0aec0",
+           "null_within": "#a0aec0", "geometry": "#718096"}
+PARTS = (("within", "within class"), ("across", "across classes"), ("null_within", "tight null, within class"),
+         ("geometry", "geometry control"))
 
 
 def _layout(fig: go.Figure, title: str, y: str, height: int = 360) -> go.Figure:
@@ -16,20 +19,20 @@ def _layout(fig: go.Figure, title: str, y: str, height: int = 360) -> go.Figure:
 
 
 def transfer(report: dict, kind: str) -> go.Figure:
-    """Per class (and all): within class, across classes and chance, mean with ± std bars."""
+    """Per class (and all): within class, across classes, the tight null's and the geometry
+    control, mean with ± std bars; the uniform chance level as a dotted line (a footnote)."""
     top, pool = report["top"], report["pool"]
     title = f"Transfer: top-{top} in top-{pool}" if kind == "asym" else f"Transfer: top-{top} / top-{top}"
     names = [c["class_name"] for c in report["classes"]] + ["all"]
     blocks = [c["transfer"][kind] for c in report["classes"]] + [report["all"]["transfer"][kind]]
     fig = go.Figure()
-    for part, label in (("within", "within class"), ("across", "across classes (control)")):
-        vals = [b[part] for b in blocks]
+    for part, label in PARTS:
+        vals = [b.get(part) for b in blocks]
         fig.add_trace(go.Bar(x=names, y=[v["mean"] if v else None for v in vals], name=label,
                              marker_color=COLOURS[part],
                              error_y=dict(type="data", array=[v["std"] if v else 0 for v in vals])))
-    ch = report["chance"][kind]
-    fig.add_trace(go.Bar(x=names, y=[ch["mean"]] * len(names), name="chance", marker_color=COLOURS["chance"],
-                         error_y=dict(type="data", array=[ch["std"]] * len(names))))
+    fig.add_hline(y=report["chance"][kind]["mean"], line_dash="dot", line_color=COLOURS["chance"],
+                  annotation_text="uniform chance (footnote)", annotation_position="bottom right")
     fig.update_yaxes(range=[0, 1.05])
     return _layout(fig, title, "share of a's top components found in b")
 
