@@ -114,7 +114,7 @@ def _zeta_(buf, n: int):
 
 def subset_sums(x: "np.ndarray") -> "np.ndarray":
     """Z(T) = Σ_{S⊆T} x(S) over axis 0 (2**n rows, canonical order), on a copy of a numpy array.
-    numpy on purpose (the explorer's live additivity error, method.mixer): these small ops run
+    numpy on purpose (the explorer's live additivity error, method.weighted): these small ops run
     single-threaded, so a busy machine does not stall them the way OpenMP's thread hand-offs
     do (measured 0.4 ms against 200 ms under load)."""
     import numpy as np
