@@ -31,11 +31,12 @@ from typing import Callable
 
 import torch
 
+from regionprims.method.baseline import code_counts
 from regionprims.method.metrics import TOP
 from regionprims.method.chunking import activation_bytes_per_sample, chunk_for, memory_budget_mb
 from regionprims.method.minimal import refinement_schedule
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
-from regionprims.models.base import SplitGenerator, mask_renderer
+from regionprims.models.base import SplitGenerator, default_truncation, mask_renderer
 
 CONFIRM_SECONDS = 120.0          # the explorer asks before starting a job expected to take longer
 PROBE_BUDGET_S = 0.5             # target length of the larger timed batch of the probe
@@ -55,6 +56,8 @@ class TailCost:
     bytes_per_sample: int        # activation memory of one more sample (sets the automatic chunk)
     device: str
     probe_seconds: float         # how long the probe itself took
+    head_spread: float = float("nan")   # sqrt(Σ var of head features) / ‖their mean‖ over HEAD_BATCH codes:
+                                        # f0 over M codes moves about this / sqrt(M) between M/2 and M
 
     def step(self, batch: int) -> float:
         """Seconds of one step of `batch` samples: interpolated between the measured batches;
@@ -145,6 +148,10 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     def head(b: int) -> None:
         gen.head(gen.sample_z(1, t, b), 0, t, split)
 
+    with torch.no_grad():                          # how fast a mean over codes converges (baseline)
+        feats, _ = gen.head(gen.sample_z(2, default_truncation(gen), HEAD_BATCH), 0, default_truncation(gen), split)
+    spread = float(feats.var(0).sum().sqrt() / feats.mean(0).norm().clamp_min(1e-12))
+
     nbytes = activation_bytes_per_sample(gen, ctx, f)
     largest = chunk_for(nbytes, memory_budget_mb(device, OptimSettings().memory_mb), MOST_BATCH)
     _timed(step, 1, device)                        # warm-up (allocation, kernel choice)
@@ -164,7 +171,7 @@ def probe_tail_cost(gen: SplitGenerator, split: str, budget_s: float = PROBE_BUD
     if device.type == "cuda":
         torch.cuda.empty_cache()                   # the probe's blocks go back before the run
     return TailCost(steps=tuple(steps), forward_per_sample=fwd, head_per_sample=hd, bytes_per_sample=int(nbytes),
-                    device=str(device), probe_seconds=time.perf_counter() - start)
+                    device=str(device), probe_seconds=time.perf_counter() - start, head_spread=spread)
 
 
 _COSTS: dict[str, TailCost] = {}
@@ -173,7 +180,7 @@ _LOCK = threading.Lock()
 
 def cost_key(gen: SplitGenerator, split: str) -> str:
     precision = getattr(gen, "precision", "fp32")
-    return stable_hash(["tailcost/v2", gen.identity, split, str(gen.device), precision, torch.get_num_threads()])
+    return stable_hash(["tailcost/v3", gen.identity, split, str(gen.device), precision, torch.get_num_threads()])
 
 
 def tail_cost(gen: SplitGenerator, split: str, cache=None) -> TailCost:
@@ -218,7 +225,8 @@ def refinement_batches(n: int, chunk: int, tie: str) -> list[int]:
     return [b.rows for b in refinement_schedule(n, settings, chunk)]
 
 
-def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, float] | None = None) -> Estimate:
+def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, float] | None = None,
+                     baseline_codes: int | None = None) -> Estimate:
     """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost. The
     optimisation is counted batch by batch from the optimiser's schedule (minimal.refinement_schedule);
     where a batch is probed (refine 'skip'), the probe costs one pass per row and only the expected
@@ -237,8 +245,11 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, 
         seconds[part] += (cost.step(batch.rows) if batch.probe else 0.0) + \
             (batch.steps * cost.step(max(1, round(stepped))) if stepped > 0 else 0.0)
         passes += (batch.rows if batch.probe else 0) + batch.steps * stepped
-    renders = rows + 1 + min(TOP, rows) + 2 + (rows if spec.rank_by == "effect" else 0)
-    parts = {"baseline": (s.baseline_codes + 1) * cost.head_per_sample,
+    # the method's u(N) and leave-one-out patterns; for each of the two nulls its fit of every
+    # subset, u(N) and patterns; three top-10 build-ups; effect ranking renders every component
+    renders = (1 + min(TOP, rows)) * 3 + 2 * (rows + 1) + 3 + (3 * rows if spec.rank_by == "effect" else 0)
+    codes = baseline_codes if baseline_codes is not None else predicted_codes(cost.head_spread, s)
+    parts = {"baseline": (codes + 1) * cost.head_per_sample if codes else 0.0,
              **seconds, "renders": renders * cost.forward_per_sample,
              "chunk": chunk, "sample_steps": round(passes), "skip_share_known": moving is not None}
     total = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps", "skip_share_known"))
@@ -282,7 +293,44 @@ def known_estimate(gen: SplitGenerator, spec: DecompositionSpec) -> Estimate | N
     return None if cost is None else estimate_seconds(spec, cost)
 
 
+def predicted_codes(spread: float, s: OptimSettings) -> int:
+    """The code count the baseline's growth is expected to stop at: the first of baseline_codes,
+    twice that, ... whose expected change spread / sqrt(M) is within the tolerance (the cap when
+    the spread was not measured)."""
+    counts = code_counts(s.baseline_codes, s.baseline_tol, s.baseline_max_codes)
+    if s.baseline_tol <= 0 or not math.isfinite(spread):
+        return counts[-1]
+    return next((m for m in counts if spread / math.sqrt(m) <= s.baseline_tol), counts[-1])
+
+
+def baseline_codes_key(identity: str, spec: DecompositionSpec) -> str:
+    s = spec.settings
+    return stable_hash(["codes/v1", identity, spec.split, s.baseline_codes, s.baseline_tol, s.baseline_max_codes])
+
+
+def record_baseline_codes(cache, identity: str, spec: DecompositionSpec, codes: int) -> None:
+    """Keep how many codes a baseline of this model and split needed, for the next estimate."""
+    if cache is not None:
+        from regionprims.store.cache import cache_key
+        cache.set_bytes(cache_key("codes", baseline_codes_key(identity, spec)), str(int(codes)).encode())
+
+
+def expected_baseline_codes(cache, identity: str, spec: DecompositionSpec) -> int | None:
+    """0 when the spec's baseline is cached; the count a baseline of this model and split needed
+    last time; None (the estimate assumes the cap) when never measured here."""
+    if cache is None:
+        return None
+    from regionprims.pipeline import baseline_key
+    from regionprims.store.cache import cache_key
+    if baseline_key(spec) in cache:
+        return 0
+    data = cache.get_bytes(cache_key("codes", baseline_codes_key(identity, spec)))
+    return int(data) if data and data.isdigit() else None
+
+
 def estimate(gen: SplitGenerator, spec: DecompositionSpec, cache=None) -> Estimate:
     """Probe (or reuse the probe of) the spec's model, split and device, and estimate (with the
-    moving shares last measured for this model, split and grid, when the cache has them)."""
-    return estimate_seconds(spec, tail_cost(gen, spec.split, cache), known_moving(cache, gen.identity, spec))
+    moving shares and the baseline's code count last measured for this model and split, when the
+    cache has them)."""
+    return estimate_seconds(spec, tail_cost(gen, spec.split, cache), known_moving(cache, gen.identity, spec),
+                            expected_baseline_codes(cache, gen.identity, spec))

@@ -207,8 +207,9 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": base.change,
                 "baseline_codes": base.codes, "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"),
                 "timings": timings, **opt_info, **scored, "stability_definition": STABILITY_DEFINITION}
-    from regionprims.estimate import record_moving      # for the next estimate (a failing write only warns)
-    record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))
+    from regionprims.estimate import record_baseline_codes, record_moving   # for the next estimate
+    record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))    # (a failing write only warns)
+    record_baseline_codes(cache, gen.identity, spec, base.codes)
     report(1, 1, "done")
     return dec
 

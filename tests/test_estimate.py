@@ -197,3 +197,19 @@ def test_a_decomposition_records_its_moving_shares_for_the_next_estimate(tmp_pat
     assert after.parts["sample_steps"] == pytest.approx(9 * 4 + 502 + 3 * stepped, abs=9)   # rounding per batch
     assert after.parts["sample_steps"] < before.parts["sample_steps"]
     assert dec.info["tail_passes"] == 9 * 4 + 502 + 3 * stepped
+
+
+def test_the_estimate_expects_the_baseline_code_count_the_spread_predicts(tiny_gen):
+    """f0 over M codes moves about spread / sqrt(M): the estimate expects the first count of the
+    doubling within the tolerance, the cap when the spread is unknown, and 0 codes when cached."""
+    from regionprims.method.specs import OptimSettings
+    s = OptimSettings(baseline_codes=64, baseline_tol=0.02, baseline_max_codes=8192)
+    assert E.predicted_codes(0.1, s) == 64            # 0.1 / 8 = 0.0125 <= 0.02
+    assert E.predicted_codes(1.0, s) == 4096          # 1 / 64 = 0.0156; 1 / sqrt(2048) = 0.022
+    assert E.predicted_codes(10.0, s) == 8192         # never within: the cap
+    assert E.predicted_codes(float("nan"), s) == 8192
+    assert E.predicted_codes(10.0, OptimSettings(baseline_tol=0.0)) == 64
+    cost = replace(_cost([(1, 1.0)]), head_per_sample=0.5, head_spread=1.0)
+    spec = make_spec(tiny_gen, 0, 1, layout="2x2", settings=s)
+    parts = {c: E.estimate_seconds(spec, cost, baseline_codes=c).parts["baseline"] for c in (0, 64, None)}
+    assert parts[0] == 0.0 and parts[64] == 65 * 0.5 and parts[None] == 4097 * 0.5
