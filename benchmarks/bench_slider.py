@@ -1,4 +1,4 @@
-"""Server time of one mixer change in the explorer (DESIGN §7: <= 100 ms on the demo generator).
+"""Server time of one mixer change in the explorer (target: <= 100 ms on the demo generator).
 
 One change = what the explorer's mixer fragment computes when a user moves a slider, ticks a
 box or picks a preset: compose the feature (f0 + sum w_S Df_S + w_r r), run the generator's tail
@@ -42,7 +42,7 @@ def machine() -> str:
 
 
 def random_change(rng: random.Random, view, dec, top: list[int]):
-    from regionprims.method.mixer import preset
+    from regionprims.mix.presets import preset
     kind = rng.random()
     row = rng.choice(top)
     if kind < 0.6:
@@ -58,21 +58,22 @@ def random_change(rng: random.Random, view, dec, top: list[int]):
 
 
 def measure(mixer, changes: int, seed: int) -> dict[str, list[float]]:
-    from regionprims.method.mixer import ViewState
-    from regionprims.pictures import frame_pngs
+    from regionprims.mix.state import ViewState
+    from regionprims.pictures import mix_pngs
     rng = random.Random(seed)
     dec = mixer.dec
+    lay = dec.spec.layout
     top = list(dec.ranking[:12])                   # the cards the page shows by default
     view = ViewState()
-    out: dict[str, list[float]] = {"total": [], "frame": [], "png": []}
+    out: dict[str, list[float]] = {"total": [], "render": [], "png": []}
     for _ in range(changes):
         view, _ = random_change(rng, view, dec, top)
         t0 = time.perf_counter()
-        frame = mixer.frame(view)                  # compose + tail + live metrics
+        rendered = mixer.render(view)              # compose + tail + live metrics
         t1 = time.perf_counter()
-        frame_pngs(mixer, frame)                   # the mix and the difference heatmap as PNG
+        mix_pngs(rendered.rgb, rendered.diff, lay.rows, lay.cols)   # the mix and its difference as PNGs
         t2 = time.perf_counter()
-        out["frame"].append(t1 - t0)
+        out["render"].append(t1 - t0)
         out["png"].append(t2 - t1)
         out["total"].append(t2 - t0)
     return out
@@ -106,7 +107,8 @@ def main(argv=None) -> int:
     from regionprims.store.cache import ResultCache
     from regionprims.models.registry import load_generator
     from regionprims.method.specs import OptimSettings
-    from regionprims.method.mixer import Mixer, ViewState
+    from regionprims.mix.mixer import Mixer
+    from regionprims.mix.state import ViewState
 
     print(f"machine: {machine()}")
     print(f"python {platform.python_version()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
@@ -122,13 +124,13 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     ctx = pipeline.image_and_feature(gen, spec)[3]
     mixer = Mixer(gen, dec, ctx)
-    mixer.frame(ViewState())
+    mixer.render(ViewState())
     print(f"prepare (once per decomposition, incl. Gram matrix): {1000 * (time.perf_counter() - t):.0f} ms")
 
     res = measure(mixer, args.changes, seed=1)
     print(f"\n{args.changes} random changes (weights, on/off, solo, residual, presets) on the top-12 cards:")
     print(summary("one change (server work)", res["total"]))
-    print(summary("  compose+tail+metrics", res["frame"]))
+    print(summary("  compose+tail+metrics", res["render"]))
     print(summary("  2 PNGs (mix, difference)", res["png"]))
 
     if args.while_decomposing:
@@ -150,7 +152,7 @@ def main(argv=None) -> int:
         thread.join(timeout=60)
         print("\nthe same while another decomposition runs in a background thread:")
         print(summary("one change (server work)", res2["total"]))
-        print(summary("  compose+tail+metrics", res2["frame"]))
+        print(summary("  compose+tail+metrics", res2["render"]))
         print(summary("  2 PNGs (mix, difference)", res2["png"]))
     return 0
 

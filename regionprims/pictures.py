@@ -1,6 +1,6 @@
 """Pictures of a decomposition as arrays and PNG bytes, without Streamlit: nearest-neighbour
 upscaling, the patch grid drawn over an image, difference heatmaps, regional patterns on a
-diverging map, component cards, and the explorer's stills of a prepared mixer.
+diverging map, component cards and PNG bytes.
 
 The one home of the picture facts shared by the explorer and the exports (export.panels): the
 colour maps, the luminance weights and the font helper. Imports `method` only.
@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import io
 from functools import lru_cache
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from regionprims.method.regions import grid_edges, subset_members
-
-if TYPE_CHECKING:
-    from regionprims.method.mixer import Frame, Mixer
+from regionprims.method.regions import grid_edges
 
 DIFF_VMAX = 0.5                   # top of the difference heatmap's scale: mean |mix - x|, [0, 1] pixels
 LUMA = (0.299, 0.587, 0.114)      # Rec. 601 weights: signed luminance of a pattern
@@ -147,35 +144,11 @@ def png_bytes(rgb: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
-# ---------------------------------------------------------------------------------- a mixer's stills
-
-def card_png(mx: "Mixer", row: int, factor: int | None = None) -> bytes:
-    """PNG of one component's card (region set on the grid | regional pattern), memoised."""
-    lay = mx.dec.spec.layout
-    f = factor or scale_for(mx.dec.image.shape[-1], 144)
-    return mx.memo(("card", row, f), lambda: png_bytes(region_card(
-        mx.x_rgb, mx.patterns([row])[0], subset_members(row, lay.players), lay.rows, lay.cols, f)))
-
-
-def still_png(mx: "Mixer", name: str) -> bytes:
-    """PNG of the original (grid, numbered patches, players outlined) or the baseline image."""
-    lay = mx.dec.spec.layout
-    f = scale_for(mx.dec.image.shape[-1])
-
-    def make():
-        if name == "original":
-            rgb = grid_overlay(upscale(mx.x_rgb, f), lay.rows, lay.cols, players=lay.players,
-                               numbers=True, dim_others=len(lay.players) < lay.rows * lay.cols)
-        else:
-            rgb = grid_overlay(upscale(mx.baseline_rgb, f), lay.rows, lay.cols)
-        return png_bytes(rgb)
-    return mx.memo(("still", name), make)
-
-
-def frame_pngs(mx: "Mixer", frame: "Frame", vmax: float = DIFF_VMAX) -> tuple[bytes, bytes]:
-    """PNGs of the current composite and of its difference heatmap against x."""
-    lay = mx.dec.spec.layout
-    f = scale_for(mx.dec.image.shape[-1])
-    mix = grid_overlay(upscale(frame.rgb, f), lay.rows, lay.cols)
-    diff = grid_overlay(upscale(heatmap(frame.diff, vmax), f), lay.rows, lay.cols)
-    return png_bytes(mix), png_bytes(diff)
+def mix_pngs(rgb: np.ndarray, diff: np.ndarray, rows: int, cols: int,
+             vmax: float = DIFF_VMAX) -> tuple[bytes, bytes]:
+    """PNGs of a rendered mix (uint8 [h, w, 3]) and of its difference from x ([h, w], [0, 1]
+    scale) as a heatmap up to `vmax`, both upscaled with the grid drawn over them."""
+    f = scale_for(rgb.shape[0])
+    mix = grid_overlay(upscale(rgb, f), rows, cols)
+    heat = grid_overlay(upscale(heatmap(diff, vmax), f), rows, cols)
+    return png_bytes(mix), png_bytes(heat)

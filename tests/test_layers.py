@@ -1,9 +1,10 @@
 """The import-layer rules of docs/architecture.md, checked on the source (ast, nothing imported):
 
-* `method` and `models` never import the orchestration (pipeline, jobs, estimate, batch, study), the
-  store, the front ends (cli, export, ui), the pictures, or Streamlit;
+* `method` and `models` never import the explorer's mix (`mix`), the orchestration (pipeline, jobs,
+  estimate, batch, study), the store, the front ends (cli, export, ui), the pictures, or Streamlit;
 * `method` imports from `models` only the protocol (`models.base`);
-* `store` never imports the orchestration or a front end;
+* `mix` never imports the orchestration, the store, a front end or Streamlit;
+* `store` never imports the mix, the orchestration or a front end;
 * nothing in regionprims outside `regionprims/ui` imports Streamlit;
 * imports are absolute (`from regionprims.method.regions import ...`), so that these rules see them.
 
@@ -23,9 +24,10 @@ FRONT_ENDS = ("cli", "export", "ui", "pictures")
 
 # layer (first part of the module path below regionprims) -> regionprims subpackages it must not import
 FORBIDDEN = {
-    "method": ORCHESTRATION + FRONT_ENDS + ("store",),
-    "models": ORCHESTRATION + FRONT_ENDS + ("store",),
-    "store": ORCHESTRATION + FRONT_ENDS,
+    "method": ORCHESTRATION + FRONT_ENDS + ("store", "mix"),
+    "models": ORCHESTRATION + FRONT_ENDS + ("store", "mix"),
+    "mix": ORCHESTRATION + FRONT_ENDS + ("store",),
+    "store": ORCHESTRATION + FRONT_ENDS + ("mix",),
 }
 METHOD_MAY_USE_FROM_MODELS = ("regionprims.models.base",)
 
@@ -76,7 +78,7 @@ def package_files() -> dict[str, str]:
 
 def test_the_package_keeps_its_layers():
     files = package_files()
-    assert {"method/regions.py", "models/base.py", "store/cache.py", "pipeline.py"} <= set(files)
+    assert {"method/regions.py", "models/base.py", "mix/mixer.py", "store/cache.py", "pipeline.py"} <= set(files)
     assert violations(files) == []
 
 
@@ -94,7 +96,16 @@ def test_the_package_keeps_its_layers():
                             "    from regionprims.pipeline import decompose\n", "store must not import pipeline"),
     ("pipeline.py", "import streamlit as st\n", "only regionprims/ui may import Streamlit"),
     ("export/panels.py", "from streamlit import cache_data\n", "only regionprims/ui may import Streamlit"),
-    ("method/mixer.py", "from .regions import grid_edges\n", "use an absolute import"),
+    ("method/weighted.py", "from .regions import grid_edges\n", "use an absolute import"),
+    ("method/render.py", "from regionprims.mix.state import ViewState\n", "method must not import mix"),
+    ("models/registry.py", "def f():\n    import regionprims.mix.mixer\n", "models must not import mix"),
+    ("store/cache.py", "from regionprims.mix import weights\n", "store must not import mix"),
+    ("mix/mixer.py", "from regionprims.ui import resources\n", "mix must not import ui"),
+    ("mix/weights.py", "from regionprims.cli.commands import main\n", "mix must not import cli"),
+    ("mix/mixer.py", "from regionprims.pictures import png_bytes\n", "mix must not import pictures"),
+    ("mix/mixer.py", "from regionprims import pipeline\n", "mix must not import pipeline"),
+    ("mix/mixer.py", "from regionprims.store.cache import ResultCache\n", "mix must not import store"),
+    ("mix/state.py", "import streamlit as st\n", "only regionprims/ui may import Streamlit"),
 ])
 def test_a_violation_is_reported(rel, source, fragment):
     found = violations({rel: source})
@@ -102,7 +113,10 @@ def test_a_violation_is_reported(rel, source, fragment):
 
 
 @pytest.mark.parametrize("rel, source", [
-    ("method/mixer.py", "from regionprims.models.base import SplitGenerator\nfrom regionprims.method import metrics\n"),
+    ("method/weighted.py", "from regionprims.models.base import SplitGenerator\nfrom regionprims.method import metrics\n"),
+    ("mix/mixer.py", "from regionprims.method.render import to_rgb\nfrom regionprims.errors import UserError\n"),
+    ("ui/explore.py", "from regionprims.mix.presets import preset\n"),
+    ("cli/export.py", "from regionprims.mix.weights import parse_row_weights\n"),
     ("ui/state.py", "import streamlit as st\nfrom regionprims.pipeline import decompose\n"),
     ("models/demo/generator.py", "from regionprims.method.regions import grid_edges\n"),
     ("store/cache.py", "from regionprims.method.specs import stable_hash\n"),

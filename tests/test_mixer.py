@@ -1,5 +1,5 @@
-"""The mixer without Streamlit (method.mixer): the state and its presets, the live composite,
-metrics and stills."""
+"""The mix without Streamlit (regionprims.mix): the state and its presets, the weight grammar,
+the live composite and metrics; the pictures of a rendered mix and a mixer's kept cards and stills."""
 from __future__ import annotations
 
 import random
@@ -10,9 +10,11 @@ import torch
 from regionprims import pipeline
 from regionprims.errors import UserError
 from regionprims.method import metrics as M
-from regionprims.method.mixer import Mixer, ViewState, composite, preset
 from regionprims.method.specs import OptimSettings
-from regionprims.pictures import card_png, frame_pngs, still_png
+from regionprims.mix.mixer import Mixer, composite
+from regionprims.mix.presets import preset
+from regionprims.mix.state import ViewState
+from regionprims.pictures import mix_pngs
 
 SMALL = OptimSettings(steps=3, baseline_codes=4)
 
@@ -95,20 +97,19 @@ def test_live_additivity_matches_metric(tiny_dec):
     assert mx.additivity(top) == pytest.approx(expected, abs=1e-5)
 
 
-def test_frame_metrics(tiny_dec):
+def test_rendered_mix_and_its_metrics(tiny_dec):
     gen, dec, ctx = tiny_dec
     mx = Mixer(gen, dec, ctx)
-    full = mx.frame(ViewState())
+    full = mx.render(ViewState())
     assert full.metrics["player_psnr"] > 60 and full.metrics["strength_on"] == pytest.approx(1.0)
     assert full.metrics["additivity_error"] == pytest.approx(0.0, abs=1e-6)
     assert full.metrics["components_on"] == dec.components.shape[0] - 1
-    none = mx.frame(preset(ViewState(residual=0.0), "none", dec.n))
+    none = mx.render(preset(ViewState(residual=0.0), "none", dec.n))
     assert none.metrics["components_on"] == 0 and none.metrics["strength_on"] == 0
     assert torch.allclose(none.image, mx.baseline_image, atol=1e-6)
     assert none.rgb.shape == (12, 12, 3) and none.diff.shape == (12, 12)
-    mix, diff = frame_pngs(mx, none)
+    mix, diff = mix_pngs(none.rgb, none.diff, dec.spec.layout.rows, dec.spec.layout.cols)
     assert mix[:8] == b"\x89PNG\r\n\x1a\n" and diff[:8] == b"\x89PNG\r\n\x1a\n"
-    assert card_png(mx, dec.ranking[0])[:4] == b"\x89PNG" and still_png(mx, "original")[:4] == b"\x89PNG"
     curve = mx.additivity_curve([1, 2, len(dec.ranking)])
     assert curve[-1] == pytest.approx(0.0, abs=1e-6)
     leak = mx.leakage(dec.ranking[:3])
@@ -120,10 +121,25 @@ def test_frame_metrics(tiny_dec):
 
 
 def test_one_weight_grammar():
-    """mixer.parse_row_weights is the grammar of both `export --weights` and the URL's w=."""
-    from regionprims.method.mixer import parse_row_weights
+    """mix.weights.parse_row_weights is the grammar of both `export --weights` and the URL's w=."""
+    from regionprims.mix.weights import parse_row_weights
     items = parse_row_weights(" 3:0.5, *:0,15:-1e0,,", 4, star=True)
     assert [(i.row, i.value, i.problem) for i in items] == [(3, 0.5, ""), (None, 0.0, ""), (15, -1.0, "")]
     assert [i.problem for i in parse_row_weights("*:0", 4)] == ["syntax"]          # '*' only where allowed
     assert [(i.text, i.problem) for i in parse_row_weights("3=0,16:1,2:1e999,x:1", 4, star=True)] == [
         ("3=0", "syntax"), ("16:1", "row"), ("2:1e999", "value"), ("x:1", "syntax")]
+
+
+def test_a_mixers_cards_and_stills_are_kept_per_decomposition(tiny_dec):
+    """ui.mixer_pictures makes a card or still once and keeps it under the decomposition's key."""
+    from regionprims.ui import mixer_pictures, resources
+    gen, dec, ctx = tiny_dec
+    mx = Mixer(gen, dec, ctx)
+    resources.reset_shared()
+    try:
+        card = mixer_pictures.card_png(mx, "k", dec.ranking[0])
+        assert card[:4] == b"\x89PNG" and mixer_pictures.still_png(mx, "k", "original")[:4] == b"\x89PNG"
+        assert mixer_pictures.card_png(mx, "k", dec.ranking[0]) is card
+        assert len(resources.shared().get(("pictures", "k"))) == 2
+    finally:
+        resources.reset_shared()

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from regionprims.method.mixer import W_MAX, W_MIN, ViewState
+from regionprims.mix.state import W_MAX, W_MIN, ViewState
 from regionprims.ui.urlstate import AppState, _decode_rows, _encode_rows, decode_state, encode_state
 
 # ------------------------------------------------------------------------------ URL state

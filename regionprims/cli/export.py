@@ -44,10 +44,10 @@ def register(subparsers) -> None:
 
 def parse_weights(text: str | None, n: int):
     """'ROW:W,ROW:W' -> a weight vector of length 2**n (rows not listed get the '*' value, else 1);
-    the grammar is method.mixer.parse_row_weights, shared with the explorer's URL."""
+    the grammar is mix.weights.parse_row_weights, shared with the explorer's URL."""
     import torch
 
-    from regionprims.method.mixer import parse_row_weights
+    from regionprims.mix.weights import parse_row_weights
     if text is None or not text.strip():
         return None
     k = 2 ** n

@@ -7,7 +7,7 @@ import streamlit as st
 
 from regionprims.method.regions import subset_label, subset_members
 from regionprims.ui import charts, resources, state
-from regionprims.pictures import card_png
+from regionprims.ui.mixer_pictures import card_png
 from regionprims.ui.state import Current
 
 PER_ROW = 4
@@ -59,7 +59,7 @@ def page(cur: Current) -> None:
         for col, i in zip(cols, range(start, min(start + PER_ROW, len(shown)))):
             row = shown[i]
             with col.container(border=True):
-                st.image(card_png(mx, row), width="stretch", output_format="PNG")
+                st.image(card_png(mx, cur.key, row), width="stretch", output_format="PNG")
                 st.markdown(f"**#{rank_of[row] + 1} {subset_label(row, lay.players)}**  \n"
                             f"{100 * float(mx.norms[row]) / total:.1f} % of strength · leakage {leak[i]:.2f}")
                 st.button("Solo in mixer", key=f"solo_mixer_{row}", on_click=_solo_in_mixer, args=(row,),

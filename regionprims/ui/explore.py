@@ -1,14 +1,17 @@
 """The Explore page: players on the grid, then original | baseline | current mix | difference,
-the ranked components with their mixer controls (in a fragment, so a slider re-renders only
+the ranked components with their mixer controls (in a fragment, so a slider reruns only
 the image area), presets, live metrics, and the build-up."""
 from __future__ import annotations
 
 import streamlit as st
 
 from regionprims.method.regions import MAX_PLAYERS, parse_layout, subset_label
-from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, preset
-from regionprims.pictures import DIFF_VMAX, card_png, frame_pngs, grid_overlay, png_bytes, scale_for, still_png, upscale
+from regionprims.method.render import to_rgb
+from regionprims.mix.presets import preset
+from regionprims.mix.state import R_MAX, R_MIN, W_MAX, W_MIN
+from regionprims.pictures import DIFF_VMAX, grid_overlay, mix_pngs, png_bytes, scale_for, upscale
 from regionprims.ui import charts, resources, state
+from regionprims.ui.mixer_pictures import card_png, still_png
 from regionprims.ui.state import Current
 
 TOP_CHOICES = (8, 12, 16, 24, 32, 48)
@@ -109,15 +112,16 @@ def _view_key(view) -> tuple:
     return (tuple(sorted(view.weights.items())), view.off, view.solo, view.residual)
 
 
-def _rendered(mx, key: str, view) -> tuple[bytes, bytes, dict]:
+def _mix_pictures(mx, key: str, view) -> tuple[bytes, bytes, dict]:
     """The mix's PNG, its difference PNG and its metrics, kept in the session's store: a view
     the user comes back to (a box ticked twice, a page rerun) is not rendered again."""
     store = resources.session_store()
-    entry = ("frame", key, _view_key(view))
+    entry = ("mix", key, _view_key(view))
     out = store.get(entry)
     if out is None:
-        frame = mx.frame(view)
-        out = store.put(entry, (*frame_pngs(mx, frame), frame.metrics))
+        rendered = mx.render(view)
+        lay = mx.dec.spec.layout
+        out = store.put(entry, (*mix_pngs(rendered.rgb, rendered.diff, lay.rows, lay.cols), rendered.metrics))
     return out
 
 
@@ -127,10 +131,10 @@ def mix_view(cur: Current) -> None:
     mx = _mixer(cur)
     if mx is None:
         return
-    mix_png, diff_png, m = _rendered(mx, cur.key, state.view())
+    mix_png, diff_png, m = _mix_pictures(mx, cur.key, state.view())
     cols = st.container(key="px_view").columns(4, gap="small")
-    cols[0].image(still_png(mx, "original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
-    cols[1].image(still_png(mx, "baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
+    cols[0].image(still_png(mx, cur.key, "original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
+    cols[1].image(still_png(mx, cur.key, "baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
     cols[2].image(mix_png, caption="current mix", width="stretch", output_format="PNG")
     cols[3].image(diff_png, caption=f"|mix − x| per pixel: dark 0 → bright ≥ {DIFF_VMAX:g}", width="stretch",
                   output_format="PNG")
@@ -188,7 +192,7 @@ def mix_controls(cur: Current) -> None:
         for col, rank in zip(cols, range(start, min(start + CARDS_PER_ROW, top, len(ranking)))):
             row = ranking[rank]
             with col.container(border=True):
-                _component_controls(mx, view, rank, row, total)
+                _component_controls(mx, cur.key, view, rank, row, total)
 
 
 def mixer(cur: Current) -> None:
@@ -196,11 +200,11 @@ def mixer(cur: Current) -> None:
     mix_controls(cur)
 
 
-def _component_controls(mx, view, rank: int, row: int, total: float) -> None:
+def _component_controls(mx, key: str, view, rank: int, row: int, total: float) -> None:
     lay = mx.dec.spec.layout
     ss = st.session_state
     share = float(mx.norms[row]) / total if total > 0 else 0.0
-    st.image(card_png(mx, row), width="stretch", output_format="PNG")
+    st.image(card_png(mx, key, row), width="stretch", output_format="PNG")
     st.markdown(f"**#{rank + 1} {subset_label(row, lay.players)}** · {100 * share:.1f} % of strength")
     ss[f"on_{row}"] = view.is_on(row)
     ss[f"solo_{row}"] = row in view.solo
@@ -230,7 +234,6 @@ def buildup(cur: Current) -> None:
     b = mx.buildup(k_max, with_res)
     k = c3.slider("components added (k, in rank order)", 0, k_max, value=min(5, k_max), key="buildup_k")
     left, right = st.container(key="px_build").columns([1, 2], gap="large")
-    from regionprims.method.render import to_rgb
     lay = mx.dec.spec.layout
     f = scale_for(mx.dec.image.shape[-1])
     frame = grid_overlay(upscale(to_rgb(b.images[k]), f), lay.rows, lay.cols)

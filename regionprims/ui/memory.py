@@ -6,8 +6,9 @@ Streamlit's `max_entries` bounds a cache by its count, but one prepared BigGAN d
 weighs hundreds of MB and a demo one 30 MB, so a count says nothing about the process's size.
 The explorer therefore keeps what it shares between sessions in one `ByteLRU` with a byte
 budget (`REGIONPRIMS_EXPLORER_MB`), what one session keeps for itself in one per session
-(`REGIONPRIMS_SESSION_MB`), and each prepared mixer's pictures and patterns in one per mixer
-(`REGIONPRIMS_MIXER_MEMO_MB`, counted in the shared budget too).
+(`REGIONPRIMS_SESSION_MB`), and each prepared mixer's patterns and build-ups in one per mixer
+and its pictures in one per decomposition (each `REGIONPRIMS_MIXER_MEMO_MB`, counted in the
+shared budget too).
 """
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ import torch
 
 from regionprims.budgets import budget_bytes
 
-EXPLORER_MB = 512           # everything the sessions share: prepared mixers and previews
-SESSION_MB = 32             # what one session keeps for itself (rendered frames, export preview)
-MIXER_MEMO_MB = 64          # pictures and patterns memoised by one prepared mixer
+EXPLORER_MB = 512           # everything the sessions share: prepared mixers, their pictures, previews
+SESSION_MB = 32             # what one session keeps for itself (rendered mixes, export preview)
+MIXER_MEMO_MB = 64          # one prepared mixer's memo (patterns, build-ups), and its pictures' store
 
 
 def explorer_bytes() -> int:

@@ -1,7 +1,7 @@
 """Per-process resources shared by every session: generators (loaded once, registry), specs,
-prepared mixers and preview images (in one store bounded by bytes, memory.explorer_bytes), and
-each session's own store (bounded by memory.session_bytes, emptied when the session ends).
-Backend calls only."""
+prepared mixers, their pictures (ui.mixer_pictures) and preview images (in one store bounded by
+bytes, memory.explorer_bytes), and each session's own store (bounded by memory.session_bytes,
+emptied when the session ends). Backend calls only."""
 from __future__ import annotations
 
 import threading
@@ -15,7 +15,7 @@ from regionprims.errors import UserError
 from regionprims.models import registry
 from regionprims.method.regions import parse_layout
 from regionprims.method.specs import OptimSettings
-from regionprims.method.mixer import Mixer
+from regionprims.mix.mixer import Mixer
 from regionprims.pictures import grid_overlay, png_bytes, scale_for, upscale
 from regionprims.ui import memory, state
 
@@ -61,9 +61,9 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared() -> memory.ByteLRU:
-    """The process-wide store of prepared mixers and previews, bounded by bytes. A plain module
-    object rather than st.cache_resource: download callables read it on threads that have no
-    session."""
+    """The process-wide store of prepared mixers, their pictures and previews, bounded by bytes.
+    A plain module object rather than st.cache_resource: download callables read it on threads
+    that have no session."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:
@@ -96,7 +96,7 @@ def _session_store() -> memory.ByteLRU:
 
 
 def session_store() -> memory.ByteLRU:
-    """This session's own store (rendered frames, the export preview), bounded by bytes and
+    """This session's own store (rendered mixes, the export preview), bounded by bytes and
     emptied when the session disconnects. Outside a session (a script, a download callable's
     thread) a throwaway one."""
     try:

@@ -9,7 +9,7 @@ import weakref
 import streamlit as st
 
 from regionprims.method.specs import OptimSettings
-from regionprims.method.mixer import ViewState
+from regionprims.mix.state import ViewState
 from regionprims.models.registry import model_defaults
 from regionprims.ui.urlstate import AppState, decode_state, encode_state
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from regionprims.errors import UserError
-from regionprims.method.mixer import R_MAX, R_MIN, W_MAX, W_MIN, ViewState, parse_row_weights
+from regionprims.mix.state import R_MAX, R_MIN, W_MAX, W_MIN, ViewState
+from regionprims.mix.weights import parse_row_weights
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import class_names, model_defaults, model_names

@@ -1,8 +1,9 @@
 """The explorer's memory is bounded by bytes: the store the sessions share (prepared mixers and
 previews) stays under REGIONPRIMS_EXPLORER_MB however many decompositions are opened, evicting
 the least recently used; one session's own store stays under REGIONPRIMS_SESSION_MB; a prepared
-mixer's memo of pictures and patterns under REGIONPRIMS_MIXER_MEMO_MB; a session keeps no
-decomposition alive between its runs; and a closed session's store is emptied."""
+mixer's memo of patterns, and the pictures kept of a decomposition, under
+REGIONPRIMS_MIXER_MEMO_MB; a session keeps no decomposition alive between its runs; and a closed
+session's store is emptied."""
 from __future__ import annotations
 
 import gc
@@ -104,8 +105,8 @@ def test_the_shared_store_stays_under_its_budget(fresh, tiny_gen, decs):
 
 
 def test_a_mixers_memo_is_bounded_and_recomputed_when_dropped(fresh, tiny_gen, decs):
-    from regionprims.pictures import card_png
     from regionprims.ui import resources
+    from regionprims.ui.mixer_pictures import card_png
     dec = decs[0]
     pattern = int(torch.tensor(dec.image.shape).prod()) * 4
     fresh.setenv("REGIONPRIMS_MIXER_MEMO_MB", str(3.5 * pattern / MB))   # three patterns, no more
@@ -115,13 +116,15 @@ def test_a_mixers_memo_is_bounded_and_recomputed_when_dropped(fresh, tiny_gen, d
     assert torch.equal(mx.patterns([1, 2, 3, 4, 5, 6]), first)           # dropped rows come back the same
     before = mx.nbytes
     for row in range(1, 16):
-        card_png(mx, row)
+        card_png(mx, key_of(dec), row)
+    pictures = resources.shared().get(("pictures", key_of(dec)))
+    assert pictures.nbytes <= 3.5 * pattern and pictures.evictions > 0
     assert mx._store.nbytes <= 3.5 * pattern and mx.nbytes <= before + 3.5 * pattern
 
 
 def test_one_session_keeps_no_more_than_its_bound(fresh, tiny_gen, decs):
     """Every view a session renders is kept in its own store, bounded by REGIONPRIMS_SESSION_MB."""
-    from regionprims.method.mixer import ViewState
+    from regionprims.mix.state import ViewState
     from regionprims.ui import explore, resources
     fresh.setenv("REGIONPRIMS_SESSION_MB", "0.02")                          # 20 kB
     store = resources.session_store()
@@ -129,7 +132,7 @@ def test_one_session_keeps_no_more_than_its_bound(fresh, tiny_gen, decs):
     fresh.setattr(resources, "session_store", monkey_store)
     mx = resources.mixer(key_of(decs[0]), tiny_gen, decs[0])
     for i in range(60):
-        explore._rendered(mx, key_of(decs[0]), ViewState(weights={1: -1 + i / 30}))
+        explore._mix_pictures(mx, key_of(decs[0]), ViewState(weights={1: -1 + i / 30}))
         assert store.nbytes <= 0.02 * MB
     assert store.evictions > 0
 
@@ -158,7 +161,7 @@ def test_a_session_does_not_keep_a_decomposition_alive(fresh, tiny_gen, decs):
 def test_a_closed_sessions_store_is_emptied(fresh):
     from regionprims.ui import resources
     store = resources.session_store()
-    store.put("frame", b"." * 1000)
+    store.put("mix", b"." * 1000)
     resources._released(store)
     assert len(store) == 0 and store.nbytes == 0
 
