@@ -260,17 +260,26 @@ def test_faithfulness_page():
     at.switch_page("pages/faithfulness.py").run()
     assert not at.exception
     labels = [m.label for m in at.metric]
+    # the page opens with the verdict sentence and the beyond-geometry figures
+    from regionprims.method.beyond import HEADLINE, verdict
+    dec = at.session_state["current"].dec
+    assert verdict(dec.metrics) in at.markdown[0].value and "Beyond geometry" in at.markdown[0].value
+    assert labels[:len(HEADLINE)] == [label for label, _ in HEADLINE.values()]
     for name in ("Residual ratio", "Fit PSNR (dB)", "Additivity error, top 20", "Leakage, top 20",
-                 "Sparsity, top 20", "Stability (change)"):
+                 "Sparsity, top 20", "Stability"):
         assert name in labels
     cards = {m.label: m for m in at.metric}
     # 2x2: 15 components, so the top-20 scores are undefined: "n/a", never a perfect 0 or 1
     for name in ("Additivity error, top 20", "Sparsity, top 20"):
         assert cards[name].value == "n/a"
-    dec = at.session_state["current"].dec
     from regionprims.ui.faithfulness import _fmt
     assert cards["Residual ratio"].value == _fmt("residual_ratio", dec.metrics["residual_ratio"])
-    assert _fmt("residual_ratio", dec.metrics["null_residual_ratio"]) in str(cards["Residual ratio"].proto.delta)
+    delta = str(cards["Residual ratio"].proto.delta)
+    assert _fmt("residual_ratio", dec.metrics["null_residual_ratio"]) in delta
+    # a null's score that holds by construction is labelled so, never shown as a plain value
+    made = dec.info["null"]["by_construction"]
+    assert ("null_residual_ratio" in made) == ("by construction" in delta.split("·")[0])
+    assert "at budget" in delta and "by construction" in delta.split("·")[1]
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert any("Sparsity" in t for t in titles) and any("Additivity" in t for t in titles)
     assert any("Leakage" in t for t in titles)
@@ -293,14 +302,14 @@ def test_export_page():
 
 
 def test_pages_are_listed_once():
-    """Every stub in pages/ is a row of frame.PAGES and calls frame.page with its own name, and
+    """Every stub in pages/ is a row of shell.PAGES and calls shell.page with its own name, and
     every row has its stub: a page added only one way is caught here, not by the first visitor."""
     import ast
 
-    from regionprims.ui import frame
+    from regionprims.ui import shell
     root = Path(APP).parent
     stubs = {p.stem: p for p in (root / "pages").glob("*.py")}
-    assert set(stubs) == {p.name for p in frame.PAGES}
+    assert set(stubs) == {p.name for p in shell.PAGES}
     for name, path in stubs.items():
         calls = [n for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.Call)
                  and isinstance(n.func, ast.Attribute) and n.func.attr == "page"]
