@@ -126,3 +126,28 @@ def test_batch_takes_the_refinement_settings():
     plain = plan_from_args(build_parser().parse_args(["batch", "--classes", "0", "--seeds", "0"]))
     assert (plain.settings.max_order, plain.settings.refine) == (0, "skip")
     assert plain.study_id() != plan.study_id()
+
+
+def test_report_has_the_nulls_transfer_and_the_geometry_control():
+    """Within and across beside the tight null's transfer and the geometry control, by hand: on a
+    2x2 grid the null ranks a and b alike; b's sets moved by each of the square grid's 7
+    symmetries rarely land on a's."""
+    from regionprims.method.regions import parse_layout
+    lay = parse_layout("2x2")
+    sets = [frozenset({0}), frozenset({1}), frozenset({2}), frozenset({3}), frozenset({0, 1})]
+    a = _summary(0, 0, sets)
+    b = _summary(0, 1, sets)
+    a.layout = b.layout = lay
+    a.null_ranked = b.null_ranked = [sets[2], sets[3]] + sets[:2]
+    rep = build_report([a, b], top=2, pool=2)
+    block = rep["classes"][0]["transfer"]["sym"]
+    assert block["within"]["mean"] == 1.0 and block["null_within"]["mean"] == 1.0
+    assert block["null_across"] is None and block["across"] is None
+    # symmetries of the 2x2 grid: of the 7, only the diagonal reflection (0->0, 1->2) keeps {0};
+    # none keeps both {0} and {1}: a's top {0},{1} against moved b tops
+    from regionprims.method.transfer import geometry_control
+    want = geometry_control(sets, sets, lay, 2, 2)
+    assert block["geometry"]["mean"] == pytest.approx(want) and want < 1.0
+    from regionprims.study.tables import transfer_table
+    text = "\n".join(transfer_table({**rep, "images": 2}))
+    assert "geometry control" in text and "null, within" in text and "Footnote: uniformly random" in text
