@@ -1,7 +1,7 @@
 """The regionprims explorer: `streamlit run app.py`.
 
 Entrypoint: page config, the shared sidebar (model, class, seed, ... and the decomposition job)
-and `st.navigation` over the pages in pages/ (regionprims/ui/frame.py). The pages are thin:
+and `st.navigation` over the pages in pages/ (regionprims/ui/shell.py). The pages are thin:
 widgets -> spec -> backend -> display; the Streamlit glue lives in regionprims/ui, the work in
 regionprims.
 """
@@ -20,6 +20,6 @@ from regionprims import allocator  # noqa: E402
 # whose freed top the explorer can never hand back (regionprims/ui/memory.py).
 allocator.tune()
 
-from regionprims.ui import frame  # noqa: E402
+from regionprims.ui import shell  # noqa: E402
 
-frame.main()
+shell.main()

@@ -1,4 +1,4 @@
 """Components page of the explorer; its body is regionprims/ui/components.py (run through app.py)."""
-from regionprims.ui import frame
+from regionprims.ui import shell
 
-frame.page("components")
+shell.page("components")

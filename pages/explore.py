@@ -1,4 +1,4 @@
 """Explore page of the explorer; its body is regionprims/ui/explore.py (run through app.py)."""
-from regionprims.ui import frame
+from regionprims.ui import shell
 
-frame.page("explore")
+shell.page("explore")

@@ -1,4 +1,4 @@
 """Export page of the explorer; its body is regionprims/ui/export.py (run through app.py)."""
-from regionprims.ui import frame
+from regionprims.ui import shell
 
-frame.page("export")
+shell.page("export")

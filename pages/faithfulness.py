@@ -1,4 +1,4 @@
 """Faithfulness page of the explorer; its body is regionprims/ui/faithfulness.py (run through app.py)."""
-from regionprims.ui import frame
+from regionprims.ui import shell
 
-frame.page("faithfulness")
+shell.page("faithfulness")

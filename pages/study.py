@@ -1,4 +1,4 @@
 """Study page of the explorer; its body is regionprims/ui/study.py (run through app.py)."""
-from regionprims.ui import frame
+from regionprims.ui import shell
 
-frame.page("study")
+shell.page("study")

@@ -247,7 +247,7 @@ def _progress(key: str) -> None:
     st.button("Cancel", on_click=_cancel, args=(key,), key="cancel", icon=":material/stop:")
 
 
-def render() -> Current:
+def show() -> Current:
     """Draw the sidebar; return the current selection for the page."""
     with st.sidebar:
         choose()

@@ -1,10 +1,10 @@
-"""The frame around every page: page config, URL restore, navigation, the shared sidebar, and
+"""The shell around every page: page config, URL restore, navigation, the shared sidebar, and
 `PAGES`, the one list of the explorer's pages.
 
 A page is a body function `page(cur)` in regionprims/ui/<name>.py, one row of `PAGES`, and a
-stub pages/<name>.py that calls `frame.page("<name>")` (tests/test_app.py checks that the stubs
-and the rows agree). `app.py` calls `main()`; `page(name)` draws the body when the frame is
-running it, and otherwise runs the frame itself. The second case happens because the stubs live
+stub pages/<name>.py that calls `shell.page("<name>")` (tests/test_app.py checks that the stubs
+and the rows agree). `app.py` calls `main()`; `page(name)` draws the body when the shell is
+running it, and otherwise runs the shell itself. The second case happens because the stubs live
 in a folder named `pages/`: Streamlit 1.67 runs such files directly (its legacy multipage mode)
 on the first script run of a server process, and on every run under AppTest, before app.py's
 `st.navigation` turns that mode off. Without this, the first visitor of a shared /components
@@ -19,7 +19,7 @@ import streamlit as st
 
 from regionprims.ui import components, explore, export, faithfulness, sidebar, state, study
 
-_RUNNING = "_frame_running"
+_RUNNING = "_shell_running"
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def main() -> None:
     pages = [st.Page(p.file, title=p.title, icon=p.icon, url_path=p.name, default=(p is PAGES[0])) for p in PAGES]
     selected = st.navigation(pages, position="top")
     _url_warnings()
-    sidebar.render()
+    sidebar.show()
     st.session_state[_RUNNING] = True
     try:
         selected.run()
@@ -79,7 +79,7 @@ def main() -> None:
 
 
 def page(name: str) -> None:
-    """Entry of a file in pages/: the body inside the frame, or the whole frame."""
+    """Entry of a file in pages/: the body inside the shell, or the whole shell."""
     if st.session_state.get(_RUNNING):
         next(p for p in PAGES if p.name == name).body(state.current())
     else:
