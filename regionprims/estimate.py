@@ -320,7 +320,7 @@ def expected_baseline_codes(cache, identity: str, spec: DecompositionSpec) -> in
     last time; None (the estimate assumes the cap) when never measured here."""
     if cache is None:
         return None
-    from regionprims.pipeline import baseline_key
+    from regionprims.keys import baseline_key
     from regionprims.store.cache import cache_key
     if baseline_key(spec) in cache:
         return 0

@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from regionprims.store.cache import ResultCache, cache_key
+from regionprims.store.cache import ResultCache
 from regionprims.models.classes import resolve_class
 from regionprims.method.decomposition import Decomposition
 from regionprims.errors import UserError
@@ -29,7 +29,9 @@ from regionprims.method.regions import (Layout, foreground_players, parse_layout
                                         subset_matrix)
 from regionprims.method.render import render_features
 from regionprims.scoring import rank_components, score
-from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
+from regionprims.keys import baseline_key, decomposition_key  # noqa: F401 (decomposition_key re-exported)
+from regionprims.estimate import record_baseline_codes, record_moving
+from regionprims.method.specs import DecompositionSpec, OptimSettings
 from regionprims.validation import MAX_SEED, split_index, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
 STABILITY_DEFINITION = ("relative L2 change of all non-empty components between the result and the result after half "
@@ -85,14 +87,6 @@ def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[tor
     if not torch.isfinite(image).all():
         raise UserError(f"{gen.name} produced a non-finite image for class {spec.class_id}, seed {spec.seed}")
     return z[0], feature[0], image[0], ctx
-
-
-def baseline_key(spec: DecompositionSpec) -> str:
-    s = spec.settings
-    parts = [spec.model_identity, spec.class_id, spec.truncation, spec.split, s.baseline_codes]
-    if s.baseline_tol > 0:                      # a fixed count keeps the key it had before the growth
-        parts += [s.baseline_tol, s.baseline_max_codes]
-    return cache_key("baseline", stable_hash(parts))
 
 
 def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
@@ -159,10 +153,6 @@ def choose_foreground(gen: SplitGenerator, spec: DecompositionSpec, cache: Resul
     return replace(spec.layout, players=players)
 
 
-def decomposition_key(spec: DecompositionSpec) -> str:
-    return cache_key("decomposition", stable_hash(spec.frozen()))
-
-
 def decompose(gen: SplitGenerator, spec: DecompositionSpec, *, cache: ResultCache | None = None,
               progress: ProgressFn | None = None, cancel: threading.Event | None = None) -> tuple[Decomposition, bool]:
     """Run (or fetch from the cache) one decomposition. Returns (decomposition, cache_hit).
@@ -207,8 +197,8 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     dec.info = {"class_name": gen.class_names[spec.class_id], "baseline_stability": base.change,
                 "baseline_codes": base.codes, "device": str(gen.device), "precision": getattr(gen, "precision", "fp32"),
                 "timings": timings, **opt_info, **scored, "stability_definition": STABILITY_DEFINITION}
-    from regionprims.estimate import record_baseline_codes, record_moving   # for the next estimate
-    record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))    # (a failing write only warns)
+    record_moving(cache, gen.identity, spec, opt_info.get("moving_by_order"))    # for the next estimate
+
     record_baseline_codes(cache, gen.identity, spec, base.codes)
     report(1, 1, "done")
     return dec
