@@ -1,7 +1,9 @@
 """Reading a BigGAN-deep checkpoint from files, safely and strictly: `config.json` plus
 `model.safetensors` or `pytorch_model.bin` (tensors only: `torch.load(..., weights_only=True)`),
 loaded with `load_state_dict(strict=True)` and checked to render finitely. Every problem is one
-`UserError` line.
+`UserError` line. A weights file whose sha256 is not the expected one raises `ChecksumMismatch`
+(hub.py raises it too, for a download; it is defined here, below hub.py, so that neither module
+imports the other's).
 """
 from __future__ import annotations
 
@@ -22,6 +24,9 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "pytorch_model.bin"
 SAFETENSORS_NAME = "model.safetensors"
 
+
+class ChecksumMismatch(UserError):
+    """Downloaded or cached weights whose sha256 is not the pinned one."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,11 +135,10 @@ def _jsonable(v: Any) -> Any:
 def load_from_files(config_path: Path, weights_path: Path, device: torch.device | str = "cpu",
                     name: str | None = None, check: bool = True, expected_sha256: str | None = None) -> BigGANDeep:
     """Load a BigGAN-deep from a config file and a weights file (tensors only, strictly). With
-    `expected_sha256`, a weights file with another digest is refused (hub.ChecksumMismatch)."""
+    `expected_sha256`, a weights file with another digest is refused (ChecksumMismatch)."""
     config_path, weights_path = Path(config_path), Path(weights_path)
     digest = sha256_file(weights_path)
     if expected_sha256 is not None and digest != expected_sha256:
-        from regionprims.models.biggan.hub import ChecksumMismatch
         raise ChecksumMismatch(f"weights file {weights_path} has sha256 {digest[:16]}…, expected "
                                f"{expected_sha256[:16]}… (corrupt or replaced); it is not used")
     config = _read_config(config_path)

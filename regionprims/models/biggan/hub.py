@@ -11,6 +11,8 @@ Pinned sources (looked up 2026-11-28 in stored copies of the Hub's pages; no net
 
 The Hub cache folder and endpoint are read from the environment on every call (HF_HUB_CACHE,
 HF_HOME, HF_ENDPOINT), so that tests can point them at a temporary folder and a local fake Hub.
+A weights file that fails its pinned sha256 raises `ChecksumMismatch` (from checkpoint.py, which
+raises it too).
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
 
-from regionprims.errors import UserError
-from regionprims.models.biggan.checkpoint import CONFIG_NAME, WEIGHTS_NAME, sha256_file
+from regionprims.models.base import sha256_file
+from regionprims.models.biggan.checkpoint import CONFIG_NAME, WEIGHTS_NAME, ChecksumMismatch
 from regionprims.progress import Cancelled
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -41,10 +43,6 @@ HUB_SOURCES: dict[str, HubSource] = {
     "biggan-deep-128": HubSource("osanseviero/BigGAN-deep-128", "86e3d82ec07f2513c0942d138a7b38133cfc2036",
                                  "b86146a8cfcde4cda135adba4b2806f78b3abe2dac9d0fd090cc3ab318604ad9"),
 }
-
-
-class ChecksumMismatch(UserError):
-    """Downloaded or cached weights whose sha256 is not the pinned one."""
 
 
 def endpoint() -> str:
