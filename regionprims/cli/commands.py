@@ -22,7 +22,7 @@ PATH_ARGS = ("out", "cache_dir", "file", "a", "b", "control", "study_file", "tar
 
 
 def cmd_models(args) -> int:
-    from regionprims.models.registry import list_models
+    from regionprims.models.registry import folder_layouts, list_models
     models = list_models()
     if args.json:
         print(json.dumps(models))
@@ -31,6 +31,8 @@ def cmd_models(args) -> int:
             state = "weights present" if m["weights_present"] else "weights missing"
             print(f"{m['name']:18} {m['kind']:12} {m['image_size']:4d}px {m['classes']:5d} classes  "
                   f"default split {m['default_split']}  ({state})")
+        for layout in folder_layouts():             # what --model FOLDER reads
+            print(f"--model FOLDER: {layout}")
     return 0
 
 

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
                    "and layout, in the current folder)")
     p.add_argument("--top-k", type=int, default=6, help="components shown in the panel (1..12, default 6)")
     p.add_argument("--model", default=None, help="generator name, plug-in spec (module:callable, file.py:callable) "
-                   "or BigGAN-deep folder (default: the model named in the file when it is a built-in or an installed entry "
+                   "or checkpoint folder (default: the model named in the file when it is a built-in or an installed entry "
                    "point; a plug-in or folder is never loaded because a file names it); its identity must match the file's")
     p.add_argument("--device", default=None, help="cpu, cuda or auto")
     p.add_argument("--weights", default=None, help="component weights as 'ROW:W,ROW:W' (subset rows as in "

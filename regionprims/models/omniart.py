@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitContext, sha256_file
+from regionprims.models.base import Generator, SplitContext, sha256_file
 from regionprims.models.fastlayers import SpatialMaskDeconv, fold_batchnorm
-from regionprims.validation import validate_seed, validate_truncation
+from regionprims.validation import validate_truncation
 
 NAME = "omniart-eyes"
 PACKAGE = "omniart_eye_generator"
@@ -37,7 +37,6 @@ IMAGE_SIZE = 128
 WIDTHS = (1024, 512, 256, 128, 64)          # channels after each up-sampling block (4, 8, 16, 32, 64 px)
 SPLIT_POINTS = ("main.2", "main.6", "main.9", "main.12", "main.15")   # the ReLU closing each block
 DEFAULT_SPLIT = "main.12"                   # 32x32x128: ~10x10 feature cells per region of a 3x3 grid
-DEFAULT_TRUNCATION = 1.0                    # the package samples z ~ N(0, 1) untruncated
 
 
 class EyeNet(nn.Module):
@@ -78,10 +77,6 @@ def weights_path() -> Path | None:
     return None
 
 
-def weights_present() -> bool:
-    return weights_path() is not None
-
-
 def how_to_get_weights() -> str:
     return f"pip install {DISTRIBUTION} (in requirements.txt; the weights ship inside the wheel)"
 
@@ -104,17 +99,20 @@ def load_net(path: Path | None = None) -> EyeNet:
     return net.eval().requires_grad_(False)
 
 
-class OmniartEyes:
-    """`SplitGenerator` over EyeNet. Block i (0..4) ends at SPLIT_POINTS[i]; block 5 is to-RGB."""
+class OmniartEyes(Generator):
+    """The generator contract over EyeNet. Block i (0..4) ends at SPLIT_POINTS[i]; block 5 is
+    to-RGB. Codes are the base class's z ~ N(0, 1) times the truncation, as the package samples
+    them (untruncated: default truncation 1.0)."""
 
     name = NAME
     kind = "dcgan"
+    description = "a trained class-conditional DCGAN of eyes (omniart-eye-generator, MIT)"
     image_size = IMAGE_SIZE
     z_dim = Z_DIM
     class_names: tuple[str, ...] = CLASSES
     split_points: tuple[str, ...] = SPLIT_POINTS
     default_split = DEFAULT_SPLIT
-    default_truncation = DEFAULT_TRUNCATION
+    source = "package"
 
     def __init__(self, net: EyeNet, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
@@ -126,16 +124,22 @@ class OmniartEyes:
         norms = [m for m in net.main if isinstance(m, nn.BatchNorm2d)] + [None]
         self.blocks = [fold_batchnorm(c, bn, fmt) for c, bn in zip(convs, norms)]   # (weight, bias, stride, pad)
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _index(self, split: str) -> int:
-        if split not in self.split_points:
-            raise UserError(f"unknown split point '{split}' for {NAME}; choose one of: {', '.join(self.split_points)}")
-        return self.split_points.index(split)
+    # -- the registry's hooks ----------------------------------------------------------------
+    @classmethod
+    def weights_present(cls, model: str) -> bool:
+        return weights_path() is not None
 
+    @classmethod
+    def how_to_get(cls, model: str) -> str:
+        return how_to_get_weights()
+
+    @classmethod
+    def load(cls, model: str, device: torch.device) -> OmniartEyes:
+        return load_omniart(device)
+
+    # -- helpers -----------------------------------------------------------------------------
     def _class(self, class_id: int) -> Tensor:
-        if not isinstance(class_id, int) or isinstance(class_id, bool) or not 0 <= class_id < len(CLASSES):
-            raise UserError(f"class {class_id!r} is out of range for {NAME}: use 0..{len(CLASSES) - 1} or a name")
-        return F.one_hot(torch.tensor([class_id], device=self.device), len(CLASSES)).float()
+        return F.one_hot(torch.tensor([self.check_class(class_id)], device=self.device), len(CLASSES)).float()
 
     def _act(self, i: int, h: Tensor) -> Tensor:
         h = torch.tanh(h) if i == len(self.blocks) - 1 else torch.relu(h)
@@ -148,27 +152,18 @@ class OmniartEyes:
         return h
 
     def _input(self, z: Tensor, onehot: Tensor) -> Tensor:
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        z = z.unsqueeze(0) if z.dim() == 1 else z
+        z = self.as_z(z)
         return torch.cat([z, onehot.expand(z.shape[0], -1)], 1)[:, :, None, None]
 
     # -- protocol ----------------------------------------------------------------------------
-    def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
-        g = torch.Generator().manual_seed(validate_seed(seed))
-        return (validate_truncation(truncation) * torch.randn(batch, Z_DIM, generator=g)).to(self.device)
-
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
         onehot = self._class(class_id)
-        feature = self._run(self._input(z, onehot), 0, self._index(split) + 1)
+        feature = self._run(self._input(z, onehot), 0, self.check_split(split) + 1)
         return feature.contiguous(), SplitContext(split=split, cond=onehot, truncation=validate_truncation(truncation))
 
     def tail(self, feature: Tensor, ctx: SplitContext) -> Tensor:
-        idx = self._index(ctx.split)
-        shape = self.feature_shape(ctx.split)
-        if feature.dim() != 4 or tuple(feature.shape[1:]) != shape:
-            raise UserError(f"feature for split {ctx.split} must have shape [B, {', '.join(map(str, shape))}], "
-                            f"got {tuple(feature.shape)}")
-        h = feature.to(self.device)
+        idx = self.check_split(ctx.split)
+        h = self.check_feature(feature, ctx.split).to(self.device)
         if self.channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
         return self._run(h, idx + 1, len(self.blocks)).contiguous()
@@ -178,14 +173,14 @@ class OmniartEyes:
         return self._run(self._input(z, self._class(class_id)), 0, len(self.blocks)).contiguous()
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
-        idx = self._index(split)
+        idx = self.check_split(split)
         return (WIDTHS[idx], 4 * 2 ** idx, 4 * 2 ** idx)
 
     def spatial_mask_tail(self, ctx: SplitContext, baseline: Tensor, delta: Tensor) -> Callable[[Tensor], Tensor]:
         """tail(baseline + mask * delta) for spatial masks [B, 1, h, w], exactly (up to rounding):
         the first layer of the tail is linear in the mask, so its expensive part is computed
         once here (fastlayers.SpatialMaskDeconv) and every step only mixes per-cell outputs."""
-        idx = self._index(ctx.split)
+        idx = self.check_split(ctx.split)
         weight, bias, stride, pad = self.blocks[idx + 1]
         first = SpatialMaskDeconv(weight, bias, baseline.reshape(self.feature_shape(ctx.split)),
                                   delta.reshape(self.feature_shape(ctx.split)), self.channels_last)
@@ -198,7 +193,3 @@ class OmniartEyes:
 
 def load_omniart(device: torch.device | str = "cpu") -> OmniartEyes:
     return OmniartEyes(load_net(), device)
-
-
-INFO = {"name": NAME, "kind": OmniartEyes.kind, "image_size": IMAGE_SIZE, "classes": len(CLASSES),
-        "split_points": list(SPLIT_POINTS), "default_split": DEFAULT_SPLIT}

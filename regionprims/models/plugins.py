@@ -1,6 +1,7 @@
 """Plug-in generators: `module.path:callable`, `path/to/file.py:callable` and the entry-point
-group `regionprims.generators`. The callable takes no arguments and returns a SplitGenerator
-(for instance `regionprims.models.wrap_module(...)`). Code is imported only from a spec that a
+group `regionprims.generators`. The callable takes no arguments and returns a generator: a
+`models.base.Generator` (for instance `regionprims.models.wrap_module(...)`), or any object with
+the members of the `SplitGenerator` protocol, which is adopted (`models.base.adopt`). Code is imported only from a spec that a
 user typed (command line, REGIONPRIMS_MODELS) or from an installed package's entry point; the
 explorer offers only those (registry.model_names), so no URL or file can make it import code."""
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitGenerator
+from regionprims.models.base import Generator, SplitGenerator, adopt
 
 GROUP = "regionprims.generators"
 _MODULE = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
@@ -107,8 +108,9 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def make_generator(factory: Callable, where: str, device: torch.device) -> SplitGenerator:
-    """Call a plug-in's factory and check that it returned a usable SplitGenerator."""
+def make_generator(factory: Callable, where: str, device: torch.device) -> Generator:
+    """Call a plug-in's factory, check that it returned a usable generator, and move it to
+    `device` when it can move."""
     try:
         gen = factory()
     except UserError:
@@ -118,9 +120,8 @@ def make_generator(factory: Callable, where: str, device: torch.device) -> Split
     if not isinstance(gen, SplitGenerator):
         raise UserError(f"plug-in {where} returned {type(gen).__name__}, not a SplitGenerator "
                         "(return regionprims.models.wrap_module(...) or implement models.base.SplitGenerator)")
-    if not gen.split_points or gen.default_split not in gen.split_points or not gen.class_names:
-        raise UserError(f"plug-in {where}: needs split points, a default split among them and at least one class")
-    move = getattr(gen, "to_device", None)
-    if move is not None and torch.device(gen.device) != device:
-        move(device)
+    gen = adopt(gen)
+    gen.check_facts(f"plug-in {where}")
+    if torch.device(gen.device) != device:
+        gen.to_device(device)
     return gen

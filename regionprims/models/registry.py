@@ -1,12 +1,15 @@
 """Which generators exist, what each says about itself, and loading each once per process.
 
-This is the one place that knows about generator families (docs/architecture.md). A model is named by:
-- a built-in name: "demo" (embedded), "omniart-eyes" (the omniart-eye-generator package),
-  "biggan-deep-128/256/512" (pytorch-pretrained-biggan);
+This is the one place that knows which generator families exist: `FAMILIES`, one row per family
+(docs/architecture.md, "Adding a generator family"). Everything else about a family, its model
+names, facts and the hooks for its weights and checkpoint folders, is read from its class, a
+subclass of `models.base.Generator`. A model is named by:
+- a built-in name: a name a family serves ("demo", "omniart-eyes", "biggan-deep-128", ...);
 - the name of an entry point in the group `regionprims.generators` of an installed package;
 - a plug-in spec `module.path:callable` or `path/to/file.py:callable` (models.plugins);
-- a folder holding a BigGAN-deep `config.json` + `pytorch_model.bin` (or `model.safetensors`).
-`load_generator` returns a shared, frozen SplitGenerator; each (model, device) is loaded at most
+- a checkpoint folder that a family reads (its `folder_layout`; e.g. a BigGAN-deep config.json +
+  pytorch_model.bin).
+`load_generator` returns a shared, frozen Generator; each (model, device) is loaded at most
 once in a process, also when several threads ask at the same time. `model_info` describes a
 model (class names, default truncation and split, ...) without loading built-in weights.
 """
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -23,74 +25,56 @@ import torch
 
 from regionprims.errors import UserError
 from regionprims.models import plugins
-from regionprims.models.base import SplitGenerator, default_truncation
+from regionprims.models.base import LISTED, Generator, facts
 
 
-@dataclass(frozen=True)
-class Builtin:
-    """What the registry knows about a built-in model without loading its weights."""
-
-    describe: Callable[[], dict]            # name, kind, image_size, classes, split_points, default_split,
-                                            # class_names, default_truncation, source
-    present: Callable[[], bool]             # are the weights on this machine
-    how_to_get: Callable[[], str]           # one line for a user without the weights
-    load: Callable[[torch.device], SplitGenerator]
+def _demo() -> type[Generator]:
+    from regionprims.models.demo.generator import DemoGenerator
+    return DemoGenerator
 
 
-def _demo() -> Builtin:
-    def describe() -> dict:
-        from regionprims.models.demo import generator as demo
-        return {**demo.DEMO_INFO, "class_names": tuple(demo.DEMO_CLASSES),
-                "default_truncation": demo.DemoGenerator.default_truncation, "source": "bundled"}
-
-    def present() -> bool:
-        from regionprims.models.demo import generator as demo
-        return bool(demo.weights_present())
-
-    def load(device: torch.device) -> SplitGenerator:
-        from regionprims.models.demo import generator as demo
-        return demo.load_demo(device)
-
-    return Builtin(describe, present, lambda: ("The demo weights ship inside regionprims (regionprims/models/); "
-                                               "reinstall regionprims if they are missing"), load)
+def _omniart() -> type[Generator]:
+    from regionprims.models.omniart import OmniartEyes
+    return OmniartEyes
 
 
-def _omniart() -> Builtin:
-    from regionprims.models import omniart
-    return Builtin(lambda: {**omniart.INFO, "class_names": omniart.CLASSES,
-                            "default_truncation": omniart.DEFAULT_TRUNCATION, "source": "package"},
-                   omniart.weights_present, omniart.how_to_get_weights, omniart.load_omniart)
+def _biggan() -> type[Generator]:
+    from regionprims.models.biggan.family import BigGANDeepFamily
+    return BigGANDeepFamily
 
 
-def _biggan(name: str) -> Builtin:
-    def describe() -> dict:
-        from regionprims.models import biggan
-        from regionprims.models.classes import imagenet_class_names
-        return {**biggan.architecture_info(name), "class_names": imagenet_class_names(),
-                "default_truncation": biggan.BigGANDeep.default_truncation, "source": "download"}
-
-    def present() -> bool:
-        from regionprims.models import biggan
-        return biggan.find_local_weights(name) is not None
-
-    def how_to_get() -> str:
-        from regionprims.models import biggan
-        return biggan.how_to_get_weights(name)
-
-    def load(device: torch.device) -> SplitGenerator:
-        from regionprims.models import biggan
-        return biggan.load_biggan(name, device)
-
-    return Builtin(describe, present, how_to_get, load)
+# One row per generator family: a function that imports the family's class (so that importing the
+# registry imports no family until one is needed). The class says which names it serves.
+FAMILIES: tuple[Callable[[], type[Generator]], ...] = (_demo, _omniart, _biggan)
+INFO_KEYS = LISTED
 
 
-BUILTINS: dict[str, Builtin] = {"demo": _demo(), "omniart-eyes": _omniart(),
-                                **{n: _biggan(n) for n in ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")}}
-MODEL_NAMES = tuple(BUILTINS)
-INFO_KEYS = ("name", "kind", "image_size", "classes", "split_points", "default_split")
+@lru_cache(maxsize=1)
+def builtin_models() -> dict[str, type[Generator]]:
+    """Every built-in model name and the family that serves it, in FAMILIES order (the
+    families are imported on the first call; `clear_loaded` forgets them)."""
+    table: dict[str, type[Generator]] = {}
+    for row in FAMILIES:
+        family = row()
+        for name in family.models():
+            table.setdefault(name, family)
+    return table
+
+
+def _families() -> list[type[Generator]]:
+    return [row() for row in FAMILIES]
+
+
+def __getattr__(attr: str) -> Any:
+    """MODEL_NAMES, the built-in names, computed when first read so that importing the registry
+    imports no family."""
+    if attr == "MODEL_NAMES":
+        return tuple(builtin_models())
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
 
 _LOCK = threading.Lock()
-_LOADED: dict[tuple[str, str], SplitGenerator] = {}
+_LOADED: dict[tuple[str, str], Generator] = {}
 _KEY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
 
 
@@ -124,8 +108,9 @@ def explorer_specs() -> tuple[str, ...]:
 def model_names() -> tuple[str, ...]:
     """Every model a user may pick by name: built-ins, entry points, REGIONPRIMS_MODELS specs.
     The explorer offers exactly these; a URL can select only among them."""
-    extra = [n for n in (*plugins.entry_point_names(), *explorer_specs()) if n not in BUILTINS]
-    return MODEL_NAMES + tuple(dict.fromkeys(extra))
+    builtins = tuple(builtin_models())
+    extra = [n for n in (*plugins.entry_point_names(), *explorer_specs()) if n not in builtins]
+    return builtins + tuple(dict.fromkeys(extra))
 
 
 def resolve_stored(name: object, where: str, typed: Iterable[str | os.PathLike | None] = ()) -> str:
@@ -135,7 +120,7 @@ def resolve_stored(name: object, where: str, typed: Iterable[str | os.PathLike |
     by the stored data, is refused without importing or reading it: stored data is never code.
     Every reader of a stored model name goes through here."""
     text = name.strip() if isinstance(name, str) else ""
-    if text.lower() in BUILTINS:
+    if text.lower() in builtin_models():
         return text.lower()
     if text and text in plugins.entry_point_names():
         return text
@@ -163,7 +148,7 @@ def _same_reference(stored: str, trusted: str) -> bool:
 def _canonical(name_or_spec: str | os.PathLike) -> tuple[str, str]:
     """(kind of reference, key): 'builtin', 'entry', 'spec' or 'folder'. Names win over folders."""
     text = os.fspath(name_or_spec).strip()
-    if text.lower() in BUILTINS:
+    if text.lower() in builtin_models():
         return "builtin", text.lower()
     if text in plugins.entry_point_names():
         return "entry", text
@@ -175,11 +160,16 @@ def _canonical(name_or_spec: str | os.PathLike) -> tuple[str, str]:
     if os.sep in text or text.startswith((".", "~")):
         raise UserError(f"model folder {text!r} does not exist")
     raise UserError(f"unknown model {text!r}; known: {', '.join(model_names())}, a plug-in "
-                    "module.path:callable or file.py:callable, or a BigGAN-deep folder")
+                    f"module.path:callable or file.py:callable, or a checkpoint folder ({'; '.join(folder_layouts())})")
 
 
-def load_generator(name_or_spec: str = "demo", device: str | torch.device | None = None) -> SplitGenerator:
-    """The shared, frozen generator for a model name, plug-in spec or BigGAN-deep folder."""
+def folder_layouts() -> list[str]:
+    """What a checkpoint folder holds, for each family that reads one (`--model FOLDER`)."""
+    return [family.folder_layout for family in _families() if family.folder_layout]
+
+
+def load_generator(name_or_spec: str = "demo", device: str | torch.device | None = None) -> Generator:
+    """The shared, frozen generator for a model name, plug-in spec or checkpoint folder."""
     how, key_name = _canonical(name_or_spec)
     dev = pick_device(device)
     key = (key_name, str(dev))
@@ -197,14 +187,21 @@ def load_generator(name_or_spec: str = "demo", device: str | torch.device | None
     return gen
 
 
-def _load(how: str, key: str, device: torch.device) -> SplitGenerator:
+def _load(how: str, key: str, device: torch.device) -> Generator:
     if how == "builtin":
-        return BUILTINS[key].load(device)
+        return builtin_models()[key].load(key, device)
     if how == "folder":
-        from regionprims.models import biggan
-        return biggan.load_folder(key, device)
+        return _load_folder(Path(key), device)
     factory = plugins.entry_point_callable(key) if how == "entry" else plugins.spec_callable(key)
     return plugins.make_generator(factory, key, device)
+
+
+def _load_folder(folder: Path, device: torch.device) -> Generator:
+    """The generator of the first family that reads `folder` (its `opens_folder`)."""
+    for family in _families():
+        if family.opens_folder(folder):
+            return family.load_folder(folder, device)
+    raise UserError(f"model folder {folder} holds no checkpoint regionprims reads: {'; '.join(folder_layouts())}")
 
 
 def clear_loaded() -> None:
@@ -213,26 +210,23 @@ def clear_loaded() -> None:
         _LOADED.clear()
         _KEY_LOCKS.clear()
     explorer_specs.cache_clear()
+    builtin_models.cache_clear()
     plugins.entry_point_names.cache_clear()
     model_info.cache_clear()
 
 
 def _plugin_info(name: str) -> dict[str, Any]:
-    gen = load_generator(name)
-    return {"name": name, "kind": gen.kind, "image_size": int(gen.image_size), "classes": len(gen.class_names),
-            "split_points": list(gen.split_points), "default_split": gen.default_split,
-            "class_names": tuple(gen.class_names), "default_truncation": default_truncation(gen),
-            "source": "plug-in", "weights_present": True}
+    return {**facts(load_generator(name), name), "weights_present": True}
 
 
 @lru_cache(maxsize=64)
 def model_info(name: str) -> dict[str, Any]:
     """Everything the front ends show about a model by name (built-in: without loading weights;
     plug-in: by loading it): the `models --json` keys but weights_present, plus class_names,
-    default_truncation and source."""
+    default_truncation, source and description (models.base.facts)."""
     how, key = _canonical(name)
     if how == "builtin":
-        return {**BUILTINS[key].describe(), "name": key}
+        return builtin_models()[key].describe(key)
     if how == "folder":
         raise UserError(f"{name!r} is a folder; give a model name")
     return _plugin_info(name)
@@ -251,7 +245,8 @@ def list_models() -> list[dict[str, Any]]:
                     "default_split": "", "weights_present": False, "error": str(exc)}
         row = {k: info[k] for k in INFO_KEYS}
         row["split_points"] = list(row["split_points"])
-        row["weights_present"] = bool(BUILTINS[name].present() if name in BUILTINS else info["weights_present"])
+        family = builtin_models().get(name)
+        row["weights_present"] = bool(family.weights_present(name) if family is not None else info["weights_present"])
         if "error" in info:
             row["error"] = info["error"]
         out.append(row)
@@ -261,10 +256,10 @@ def list_models() -> list[dict[str, Any]]:
 def how_to_get_weights(name: str) -> str:
     """One line telling a user how to get a model's weights."""
     text = str(name).strip().lower()
-    if text in BUILTINS:
-        return BUILTINS[text].how_to_get()
+    if text in builtin_models():
+        return builtin_models()[text].how_to_get(text)
     if name in model_names() or plugins.is_spec(str(name)):
-        return "a plug-in brings its own weights: see its documentation"
+        return Generator.how_to_get(str(name))
     raise UserError(f"unknown model {name!r}; known: {', '.join(model_names())}")
 
 
@@ -281,15 +276,15 @@ def model_defaults(model: str) -> tuple[float, str, tuple[str, ...]]:
 
 def downloadable(name: str) -> bool:
     """Whether `fetch_weights` can get this model's weights from the network (released models)."""
-    text = str(name).strip().lower()
-    return text in BUILTINS and model_info(text)["source"] == "download"
+    family = builtin_models().get(str(name).strip().lower())
+    return family is not None and family.source == "download"
 
 
 def fetch_weights(name: str, progress=None, cancel=None) -> None:
-    """Get a released model's weights onto this machine (local caches, else the Hugging Face Hub,
-    else the package's URLs; see models/biggan/weights.py). `progress(done, total, message)` and
-    `cancel` (a threading.Event; progress.Cancelled) as in the engine. UserError when none."""
+    """Get a released model's weights onto this machine (its family's `fetch_weights`; for
+    BigGAN-deep see models/biggan/weights.py). `progress(done, total, message)` and `cancel`
+    (a threading.Event; progress.Cancelled) as in the engine. UserError when none."""
     if not downloadable(name):
         raise UserError(f"model {name!r} has no weights to download")
-    from regionprims.models import biggan
-    biggan.fetch_weights(str(name).strip().lower(), progress, cancel)
+    text = str(name).strip().lower()
+    builtin_models()[text].fetch_weights(text, progress, cancel)

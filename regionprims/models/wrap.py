@@ -28,8 +28,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitContext
-from regionprims.validation import validate_seed, validate_truncation
+from regionprims.models.base import Generator, SplitContext
+from regionprims.validation import validate_truncation
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,9 @@ def _weights_digest(module: nn.Module) -> str:
     return h.hexdigest()
 
 
-class ModuleGenerator:
-    """A SplitGenerator over an nn.Module (see the module docstring); made by `wrap_module`."""
+class ModuleGenerator(Generator):
+    """The generator contract over an nn.Module (see the module docstring); made by `wrap_module`.
+    Codes are the base class's standard normals times the truncation."""
 
     kind = "plug-in"
 
@@ -71,10 +72,9 @@ class ModuleGenerator:
         self.name, self.z_dim = str(name), int(z_dim)
         self.split_points = tuple(split_points)
         self.default_split = default_split or self.split_points[len(self.split_points) // 2]
-        if self.default_split not in self.split_points:
-            raise UserError(f"wrap_module({name!r}): default_split {self.default_split!r} is not a split point")
         self.conditional = class_names is not None
         self.class_names = tuple(class_names) if class_names else ("unconditional",)
+        self.check_facts(f"wrap_module({name!r})")
         self._range = (lo, hi)
         self.identity = identity or f"{self.name}:{_weights_digest(module)[:16]}"
         param = next(iter(module.parameters()), None)
@@ -126,27 +126,10 @@ class ModuleGenerator:
         lo, hi = self._range
         return image if (lo, hi) == (-1.0, 1.0) else (image - lo) * (2.0 / (hi - lo)) - 1.0
 
-    def _check_class(self, class_id: int) -> int:
-        if isinstance(class_id, bool) or not isinstance(class_id, int) or not 0 <= class_id < len(self.class_names):
-            raise UserError(f"class {class_id!r} is out of range for {self.name}: use 0..{len(self.class_names) - 1}")
-        return class_id
-
-    def _check_split(self, split: str) -> str:
-        if split not in self.split_points:
-            raise UserError(f"unknown split point '{split}' for {self.name}; choose one of: {', '.join(self.split_points)}")
-        return split
-
-    def _z(self, z: Tensor) -> Tensor:
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        return z.unsqueeze(0) if z.dim() == 1 else z
-
     # -- protocol ----------------------------------------------------------------------------
-    def sample_z(self, seed: int, truncation: float, batch: int = 1) -> Tensor:
-        g = torch.Generator().manual_seed(validate_seed(seed))
-        return (validate_truncation(truncation) * torch.randn(batch, self.z_dim, generator=g)).to(self.device)
-
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
-        z, class_id, split = self._z(z), self._check_class(class_id), self._check_split(split)
+        z, class_id = self.as_z(z), self.check_class(class_id)
+        self.check_split(split)
         with self._mode("capture", split):
             try:
                 self._call(z, class_id)
@@ -161,24 +144,22 @@ class ModuleGenerator:
         return feature, ctx
 
     def tail(self, feature: Tensor, ctx: SplitContext) -> Tensor:
-        split = self._check_split(ctx.split)
-        shape = self.feature_shape(split)
-        if feature.dim() != 4 or tuple(feature.shape[1:]) != shape:
-            raise UserError(f"feature for split {split} must have shape [B, {', '.join(map(str, shape))}], "
-                            f"got {tuple(feature.shape)}")
-        feature = feature.to(self.device)
+        split = ctx.split
+        self.check_split(split)
+        feature = self.check_feature(feature, split).to(self.device)
         if split in self._chain_index:
             return self._to_unit(self.module[self._chain_index[split] + 1:](feature))
         z = ctx.cond.to(self.device).expand(feature.shape[0], -1).contiguous()
+        class_id = ctx.class_id if isinstance(ctx, ModuleContext) else 0
         with self._mode("replace", split, feature):
-            return self._to_unit(self._call(z, getattr(ctx, "class_id", 0)))
+            return self._to_unit(self._call(z, class_id))
 
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
         validate_truncation(truncation)
-        return self._to_unit(self._call(self._z(z), self._check_class(class_id)))
+        return self._to_unit(self._call(self.as_z(z), self.check_class(class_id)))
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
-        split = self._check_split(split)
+        self.check_split(split)
         if split not in self._shapes:
             with torch.no_grad():
                 feature, _ = self.head(self.sample_z(0, 1.0), 0, 1.0, split)

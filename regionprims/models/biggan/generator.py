@@ -41,9 +41,9 @@ import torch
 from torch import Tensor
 
 from regionprims.errors import UserError
-from regionprims.models.base import SplitContext
+from regionprims.models.base import Generator, SplitContext
 from regionprims.models.precision import default_precision, tail_precision
-from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
+from regionprims.validation import validate_seed, validate_truncation
 
 BIGGAN_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 KIND = "biggan-deep"
@@ -131,8 +131,10 @@ def truncated_normal(seed: int, n: int, bound: float = 2.0) -> np.ndarray:
 # The generator
 
 
-class BigGANDeep:
-    """A frozen BigGAN-deep split at `generator.layers.i` (see the module docstring)."""
+class BigGANDeep(Generator):
+    """A frozen BigGAN-deep split at `generator.layers.i` (see the module docstring). Its facts
+    depend on the config, so they are set per instance; the registry's view of the released
+    models (facts without weights, finding and fetching weights) is `family.BigGANDeepFamily`."""
 
     kind = KIND
     default_truncation = 0.4
@@ -177,22 +179,14 @@ class BigGANDeep:
         return torch.from_numpy(values.reshape(int(batch), self.z_dim)).to(self.device)
 
     def _split_index(self, split: str) -> int:
-        split_index(split, self.split_points, self.name)         # refuses an unknown split point
+        self.check_split(split)                                    # refuses an unknown split point
         return self._index[split]                                  # the module's index in the plan
 
     def _cond(self, z: Tensor, class_id: int) -> Tensor:
-        z = self._as_z(z)
+        z = self.as_z(z)
         y = torch.zeros(z.shape[0], self.num_classes, device=self.device, dtype=z.dtype)
         y[:, class_id] = 1.0
         return torch.cat((z, self.model.embeddings(y)), dim=1)
-
-    def _as_z(self, z: Tensor) -> Tensor:
-        z = torch.as_tensor(z).to(self.device, torch.float32)
-        if z.dim() == 1:
-            z = z.unsqueeze(0)
-        if z.dim() != 2 or z.shape[1] != self.z_dim:
-            raise ValueError(f"z must have shape [B, {self.z_dim}], got {tuple(z.shape)}")
-        return z
 
     def _run(self, h: Tensor, cond: Tensor, truncation: float, start: int, stop: int) -> Tensor:
         for layer in self.model.generator.layers[start:stop]:
@@ -202,7 +196,7 @@ class BigGANDeep:
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
         """Feature [B, C, h, w] = output of module `split`, and the context (cond has z's batch)."""
         t = validate_truncation(truncation)
-        c = validate_class_index(class_id, self.num_classes)
+        c = self.check_class(class_id)
         idx = self._split_index(split)
         g = self.model.generator
         cond = self._cond(z, c)
@@ -216,12 +210,7 @@ class BigGANDeep:
         broadcast over the batch. Differentiable w.r.t. `feature` (the weights are frozen)."""
         t = validate_truncation(ctx.truncation)
         idx = self._split_index(ctx.split)
-        if feature.dim() == 3:
-            feature = feature.unsqueeze(0)
-        expected = self.feature_shape(ctx.split)
-        if feature.dim() != 4 or tuple(feature.shape[1:]) != expected:
-            raise ValueError(f"feature at {ctx.split} must have shape [B, {expected[0]}, {expected[1]}, "
-                             f"{expected[2]}], got {tuple(feature.shape)}")
+        feature = self.check_feature(feature.unsqueeze(0) if feature.dim() == 3 else feature, ctx.split)
         b = feature.shape[0]
         cond = ctx.cond.to(feature.device)
         if cond.shape[0] == 1 and b != 1:
@@ -240,8 +229,8 @@ class BigGANDeep:
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
         """The package's own `BigGAN.forward` (the unsplit reference)."""
         t = validate_truncation(truncation)
-        c = validate_class_index(class_id, self.num_classes)
-        z = self._as_z(z)
+        c = self.check_class(class_id)
+        z = self.as_z(z)
         y = torch.zeros(z.shape[0], self.num_classes, device=self.device, dtype=z.dtype)
         y[:, c] = 1.0
         return self.model(z, y, t)

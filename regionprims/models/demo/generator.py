@@ -1,4 +1,4 @@
-"""The bundled demo generator behind the SplitGenerator protocol: the trained network
+"""The bundled demo generator as a generator family (models.base.Generator): the trained network
 (network.py) split at its block outputs, with its inputs checked, its weights loaded from
 regionprims/data/demo_generator.safetensors with a SHA-256 checked on load, and the tail's
 measured cost. Trained by regression on rendered scenes (regionprims.models.demo.train).
@@ -11,10 +11,10 @@ import torch
 from torch import Tensor
 
 from regionprims.errors import UserError
-from regionprims.validation import split_index, validate_class_index, validate_seed, validate_truncation
+from regionprims.validation import validate_seed, validate_truncation
 from regionprims.models.demo.network import DemoNet, config_from_metadata
 from regionprims.models.demo.scenes import DEMO_CLASSES, IMAGE_SIZE, Z_DIM
-from regionprims.models.base import SplitContext, sha256_file
+from regionprims.models.base import Generator, SplitContext, listed, sha256_file
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[2] / "data" / "demo_generator.safetensors"
 WEIGHTS_SHA256 = "fdd28481aaa93e9ea58f4338fae8e3b0ca7b3502cb8ec03fc84b294902faefa5"
@@ -23,31 +23,23 @@ SPLIT_POINTS: tuple[str, ...] = ("blocks.0", "blocks.1", "blocks.2")
 DEFAULT_SPLIT = "blocks.0"
 
 
-DEMO_INFO: dict = {
-    "name": "demo",
-    "kind": "demo",
-    "image_size": IMAGE_SIZE,
-    "classes": len(DEMO_CLASSES),
-    "split_points": list(SPLIT_POINTS),
-    "default_split": DEFAULT_SPLIT,
-}
-
-
 def weights_present() -> bool:
     return WEIGHTS_PATH.is_file()
 
 
-class DemoGenerator:
-    """`SplitGenerator` over a trained `DemoNet`; frozen, eval mode."""
+class DemoGenerator(Generator):
+    """The generator contract over a trained `DemoNet`; frozen, eval mode. Its facts are the
+    class attributes below, which the registry lists without loading the weights."""
 
     name = "demo"
     kind = "demo"
+    description = "the bundled demo: procedural scenes with a known ground truth; runs on a CPU"
     image_size = IMAGE_SIZE
     z_dim = Z_DIM
     class_names: tuple[str, ...] = DEMO_CLASSES
     split_points: tuple[str, ...] = SPLIT_POINTS
     default_split = DEFAULT_SPLIT
-    default_truncation = 1.0
+    source = "bundled"
 
     def __init__(self, net: DemoNet, sha256: str, device: torch.device | str | None = None):
         self.device = torch.device(device) if device is not None else torch.device("cpu")
@@ -59,13 +51,21 @@ class DemoGenerator:
             self.net.blocks.to(memory_format=torch.channels_last)
             self.net.out_conv.to(memory_format=torch.channels_last)
 
+    # -- the registry's hooks ----------------------------------------------------------------
+    @classmethod
+    def weights_present(cls, model: str) -> bool:
+        return weights_present()
+
+    @classmethod
+    def how_to_get(cls, model: str) -> str:
+        return ("The demo weights ship inside regionprims (regionprims/data/); "
+                "reinstall regionprims if they are missing")
+
+    @classmethod
+    def load(cls, model: str, device: torch.device) -> DemoGenerator:
+        return load_demo(device)
+
     # -- validation ------------------------------------------------------------------------
-    def _check_class(self, class_id) -> int:
-        return validate_class_index(class_id, len(self.class_names))
-
-    def _split_index(self, split: str) -> int:
-        return split_index(split, self.split_points, "model demo")
-
     @staticmethod
     def _check_finite(x: Tensor, what: str) -> Tensor:
         if not torch.isfinite(x).all():
@@ -88,23 +88,18 @@ class DemoGenerator:
         return h.contiguous(memory_format=torch.channels_last) if self.channels_last else h
 
     def head(self, z: Tensor, class_id: int, truncation: float, split: str) -> tuple[Tensor, SplitContext]:
-        class_id = self._check_class(class_id)
+        class_id = self.check_class(class_id)
         t = validate_truncation(truncation)
-        idx = self._split_index(split)
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        if z.dim() == 1:
-            z = z.unsqueeze(0)
+        idx = self.check_split(split)
+        z = self.as_z(z)
         cond = self._cond(class_id)
         h = self.net.run_blocks(self._prep(self.net.stem(z, cond)), cond, 0, idx + 1)
         h = self._check_finite(h.contiguous(), "feature")
         return h, SplitContext(split=split, cond=cond.detach(), truncation=t)
 
     def tail(self, feature: Tensor, ctx: SplitContext) -> Tensor:
-        idx = self._split_index(ctx.split)
-        C, h, w = self.feature_shape(ctx.split)
-        if feature.dim() != 4 or tuple(feature.shape[1:]) != (C, h, w):
-            raise UserError(f"feature for split {ctx.split} must have shape [B, {C}, {h}, {w}], "
-                            f"got {tuple(feature.shape)}")
+        idx = self.check_split(ctx.split)
+        self.check_feature(feature, ctx.split)
         cond = ctx.cond.to(self.device)
         if cond.dim() == 1:
             cond = cond.unsqueeze(0)
@@ -113,11 +108,9 @@ class DemoGenerator:
         return self._check_finite(img, "image")
 
     def forward(self, z: Tensor, class_id: int, truncation: float) -> Tensor:
-        class_id = self._check_class(class_id)
+        class_id = self.check_class(class_id)
         validate_truncation(truncation)
-        z = torch.as_tensor(z, dtype=torch.float32, device=self.device)
-        if z.dim() == 1:
-            z = z.unsqueeze(0)
+        z = self.as_z(z)
         cond = self._cond(class_id)
         h = self.net.run_blocks(self._prep(self.net.stem(z, cond)), cond, 0, len(self.net.blocks))
         return self._check_finite(self.net.to_image(h).contiguous(), "image")
@@ -133,10 +126,13 @@ class DemoGenerator:
                 **gt_interaction_scores(scene_interactions(z, class_id), objects, ranked_energy, subsets, player_masks)}
 
     def feature_shape(self, split: str) -> tuple[int, int, int]:
-        idx = self._split_index(split)
+        idx = self.check_split(split)
         ch = self.net.config["channels"]
         size = int(self.net.config["base_size"]) * 2 ** (idx + 1)
         return (int(ch[idx + 1]), size, size)
+
+
+DEMO_INFO: dict = listed(DemoGenerator)   # the demo's `models --json` row but weights_present
 
 
 def net_from_file(path: Path) -> tuple[DemoNet, dict[str, str]]:
