@@ -6,9 +6,9 @@ import argparse
 import sys
 
 DEFAULT_MODEL = "demo"
-MODEL_HELP = ("demo, omniart-eyes, biggan-deep-128/256/512, an installed plug-in's name, a plug-in "
-              "module.path:callable or path/to/file.py:callable (docs/plugins.md), or a BigGAN-deep folder "
-              "with config.json + pytorch_model.bin (default: demo)")
+MODEL_HELP = ("a model name (`regionprims models` lists the built-ins and installed plug-ins), a plug-in "
+              "module.path:callable or path/to/file.py:callable (docs/plugins.md), or a checkpoint folder "
+              "(`regionprims models` says which layouts are read) (default: demo)")
 
 
 def add_model_flags(p: argparse.ArgumentParser, image: bool = True) -> None:

@@ -10,7 +10,7 @@ import streamlit as st
 from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.pipeline import MAX_SEED, decomposition_key
-from regionprims.models.registry import class_names, model_defaults
+from regionprims.models.registry import class_names, model_defaults, model_info
 from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
 from regionprims.ui.urlstate import CODES_RANGE, ORDER_RANGE, STEPS_RANGE, TRUNC_RANGE
@@ -51,10 +51,13 @@ def choose() -> None:
     infos = {m["name"]: m for m in resources.models()}
     st.selectbox("Model", list(infos), key=state.MODEL, on_change=_on_model,
                  format_func=lambda n: _model_label(infos[n]),
-                 help="The demo generator ships with regionprims and runs on a CPU; omniart-eyes (a trained "
-                      "DCGAN) comes with the install; BigGAN-deep needs its weights (see the note below when "
-                      "they are missing); plug-ins come from REGIONPRIMS_MODELS and installed packages.")
+                 help="The built-in generator families, installed plug-ins and the specs of REGIONPRIMS_MODELS "
+                      "(`regionprims models` lists the same). A model whose weights are not on this machine "
+                      "says below how to get them.")
     info = infos[ss[state.MODEL]]
+    about = "" if "error" in info else model_info(info["name"])["description"]
+    if about:
+        st.caption(about)
     if not info["weights_present"]:
         download.panel(info["name"])
     names = class_names(ss[state.MODEL])
