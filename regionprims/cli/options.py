@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from regionprims.method import settings_table
+
 DEFAULT_MODEL = "demo"
 MODEL_HELP = ("a model name (`regionprims models` lists the built-ins and installed plug-ins), a plug-in "
               "module.path:callable or path/to/file.py:callable (docs/plugins.md), or a checkpoint folder "
@@ -23,32 +25,16 @@ def add_model_flags(p: argparse.ArgumentParser, image: bool = True) -> None:
 
 
 def add_settings(p: argparse.ArgumentParser, defaults: bool = True) -> None:
-    """The settings of one decomposition (decompose and batch take the same). With
-    defaults=False every flag defaults to None, so that a study file's values stay unless given."""
-    from regionprims.method.specs import OptimSettings
-    base = OptimSettings()
+    """The settings of one decomposition (decompose and batch take the same): the spec's flags,
+    then one flag per setting that declares one (method/settings_table.py). With defaults=False
+    every flag defaults to None, so that a study file's values stay unless given."""
     d = (lambda v: v) if defaults else (lambda v: None)
     p.add_argument("--layout", default=d("3x3"), help="3x3 (default), paper (6x6, 9 foreground players), or RxC")
     p.add_argument("--players", default=None, help="comma-separated patch indices (row-major)")
     p.add_argument("--split", default=None, help="split point (module path); default: the model's")
-    p.add_argument("--steps", type=int, default=None,
-                   help=f"optimisation steps per subset after the warm start, the same for every subset "
-                        f"(default {base.steps})")
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"learning rate of the masks (default {base.lr}, cosine-decayed; docs/method.md §4)")
-    p.add_argument("--lam", type=float, default=None, help="weight of the mask-size penalty (lambda)")
-    p.add_argument("--mask", choices=["spatial", "channel"], default=None)
-    p.add_argument("--baseline-codes", type=int, default=None, help="codes averaged for the baseline f0")
-    p.add_argument("--chunk", type=int, default=None, help="subsets per optimisation batch (default: as many "
-                   "as fit in --memory-mb)")
-    p.add_argument("--memory-mb", type=int, default=None, help="bound on the optimisation's activation memory "
-                   f"(default {base.memory_mb})")
-    p.add_argument("--refine", choices=["skip", "all"], default=None,
-                   help="skip (default): a subset of 2+ players whose mask increment cannot move from 0 (one "
-                        "gradient decides) takes no steps, with the same result; all: every subset is stepped")
-    p.add_argument("--max-order", type=int, default=None,
-                   help="subsets of more than this many players are not optimised: their mask is the max of "
-                        "their sub-masks (approximate; docs/method.md); 0 = no cap (default: the model's)")
+    for row in settings_table.flagged():
+        p.add_argument(row.meta.flag, dest=row.name, default=None, **_flag_kind(row),
+                       help=f"{row.meta.help} (default: {_shown_default(row)})".replace("%", "%%"))
     p.add_argument("--rank-by", default=d("norm"), choices=["norm", "effect"])
     p.add_argument("--force", action="store_true", default=d(False), help="allow more than 12 players")
 
@@ -72,18 +58,21 @@ def open_cache(args):
         return None
 
 
-def optim_settings(args):
-    """The OptimSettings of the flags given; each flag not given keeps its default."""
-    from regionprims.method.specs import OptimSettings
-    base = OptimSettings()
-    return OptimSettings(steps=_given(args.steps, base.steps), lr=_given(args.lr, base.lr),
-                         lam=_given(args.lam, base.lam), mask=_given(args.mask, base.mask),
-                         baseline_codes=_given(args.baseline_codes, base.baseline_codes),
-                         chunk=_given(args.chunk, base.chunk), memory_mb=_given(args.memory_mb, base.memory_mb),
-                         refine=_given(getattr(args, "refine", None), base.refine),
-                         max_order=_given(getattr(args, "max_order", None), base.max_order))
+def optim_settings(args) -> object:
+    """The OptimSettings of the flags given; each flag not given keeps its default (0 included:
+    a given value is checked by validate, not replaced)."""
+    given = {r.name: getattr(args, r.name) for r in settings_table.flagged() if getattr(args, r.name, None) is not None}
+    return settings_table.settings_class()(**given)
 
 
-def _given(value, default):
-    """A flag's value when given (0 included: it is checked, not replaced), else the default."""
-    return default if value is None else value
+def _flag_kind(row: settings_table.Row) -> dict:
+    """argparse's type, choices or action for a setting of `row.kind`."""
+    if row.choices:
+        return {"choices": list(row.choices)}
+    if row.kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    return {"type": row.kind}
+
+
+def _shown_default(row: settings_table.Row) -> str:
+    return str(row.default).lower() if row.kind is bool else str(row.default)

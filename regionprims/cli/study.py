@@ -12,8 +12,7 @@ from pathlib import Path
 from regionprims.errors import UserError
 from regionprims.validation import printable
 
-SETTING_FLAGS = ("truncation", "split", "layout", "players", "steps", "lr", "lam", "mask", "baseline_codes",
-                 "chunk", "memory_mb", "refine", "max_order", "rank_by", "force")
+PLAN_FLAGS = ("truncation", "split", "layout", "players", "rank_by", "force")   # besides the settings' flags
 
 
 def register(subparsers) -> None:
@@ -79,7 +78,8 @@ def plan_from_args(args):
         raise UserError("give --classes and --seeds (or a study file, or an --out folder holding a study)")
     if base is not None and args.model is None:
         base = replace(base, model=resolve_stored(base.model, where))
-    flags = {k: getattr(args, k) for k in SETTING_FLAGS}
+    from regionprims.method import settings_table
+    flags = {k: getattr(args, k) for k in PLAN_FLAGS + tuple(r.name for r in settings_table.flagged())}
     flags.update(model=args.model, classes=args.classes, seeds=args.seeds)
     return plan_from_mapping(flags, base or StudyPlan(model="demo"))
 

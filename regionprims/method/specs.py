@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from regionprims.method.regions import Layout
+from regionprims.method.settings_table import Widget, check, setting
 
 MaskKind = Literal["spatial", "channel"]
 
@@ -22,87 +23,74 @@ class OptimSettings:
              + lam * mean(m_S) + mu * mean(m_S^2).
     Default: monotone masks (m_S >= m_T for T ⊆ S), level by level, from the single-player masks;
     every subset gets the same number of steps (no early stopping), normalised gradient descent.
+    Each field is declared with its help, range, CLI flag, sidebar widget and URL key
+    (method/settings_table.py): the front ends and validate() are made from these.
     """
 
-    steps: int = 10                 # optimiser steps per subset after the warm start (docs/method.md)
-    lr: float = 0.4                 # learning rate (on the mask values, or the logits)
-    lam: float = 0.01               # weight of the mask-size penalty
-    mu: float = 0.003               # weight of mean(m^2), a strictly convex tie-breaker (uniqueness term)
-    warm_mu: float = 0.0            # the same weight for the single-player masks of the warm start
-                                    # (0: they are not tied to anything; docs/method.md §4)
-    mask: MaskKind = "spatial"      # spatial [h, w] or channel x spatial [C, h, w] masks
-    init: Literal["singletons", "receptive", "full"] = "singletons"   # start of the masks (minimal.py)
-    warm_steps: int = 60            # steps for the single-player masks of the 'singletons' start
-    loss_norm: Literal["region", "mean"] = "region"   # divide the masked error by one region's
-                                    # pixel count ("region") or by |M_S| ("mean"); see docs/method.md
-    param: Literal["sigmoid", "box"] = "box"          # m = sigmoid(a), or m = a projected on [0, 1]
-    schedule: Literal["constant", "cosine"] = "cosine"     # learning-rate schedule over the steps
-    tie: Literal["none", "monotone"] = "monotone"  # "monotone": m_S = max over S∖i of m_{S∖i} plus a
-                                    # non-negative increment, optimised level by level (method/monotone.py)
-    optimizer: Literal["ngd", "adam"] = "ngd"     # normalised gradient descent with momentum, or Adam
-                                    # (minimal.direction; ngd does not drift along flat directions)
-    early_stop: bool = False        # let converged subsets leave the batch (breaks consistency)
-    tol: float = 1e-4               # stop a subset when its loss improves less than this (relative)
-    patience: int = 5               # ... for this many consecutive steps
-    chunk: int = 0                  # subsets per batch; 0 = as many as fit in memory_mb
-    memory_mb: int = 4096           # bound on the optimisation's activation memory (auto chunk)
-    baseline_codes: int = 64        # the codes averaged for f0 first (all of them when baseline_tol = 0)
-    baseline_tol: float = 0.02      # double the codes while f0 moves more than this between M/2 and M codes
-                                    # (relative; 0 = exactly baseline_codes codes): method/baseline.py
-    baseline_max_codes: int = 8192  # ... but stop at this many codes, converged or not
-    opt_seed: int = 0               # seed of anything random in the optimisation
-    refine: Literal["skip", "all"] = "skip"   # monotone masks: "skip" takes no steps for a subset whose
-                                    # increment cannot move from 0 (one gradient at a_S = 0 decides; the
-                                    # result is that of "all", every subset stepped: method/monotone.py)
-    max_order: int = 0              # monotone masks: subsets of more players than this keep a_S = 0 (their
-                                    # mask is the max of their sub-masks; approximate); 0 = no cap
+    steps: int = setting(
+        10, "optimisation steps per subset after the warm start, the same for every subset (docs/method.md §4)",
+        between=(1, 100_000), flag="--steps", url="steps",
+        widget=Widget("Steps per subset", 1, 2000, step=5, help="Optimiser steps for each minimal feature u(S) "
+                      "after the warm start, the same for every subset."))
+    lr: float = setting(0.4, "learning rate of the mask values (or logits), cosine-decayed by default "
+                        "(docs/method.md §4)", label="learning rate", between=(0, 1e3), open_low=True, flag="--lr")
+    lam: float = setting(0.01, "weight of the mask-size penalty (lambda)", label="lambda", between=(0, 1e3),
+                         flag="--lam")
+    mu: float = setting(0.003, "weight of mean(m^2), a strictly convex tie-breaker (the uniqueness term)",
+                        between=(0, 1e3))
+    warm_mu: float = setting(0.0, "the same weight for the single-player masks of the warm start (0: they are "
+                             "not tied to anything; docs/method.md §4)", label="warm_mu", between=(0, 1e3))
+    mask: MaskKind = setting("spatial", "spatial [h, w] or channel x spatial [C, h, w] masks", flag="--mask")
+    init: Literal["singletons", "receptive", "full"] = setting("singletons", "where the masks start (minimal.py)")
+    warm_steps: int = setting(60, "steps for the single-player masks of the 'singletons' start",
+                              between=(0, 100_000))
+    loss_norm: Literal["region", "mean"] = setting(
+        "region", "divide the masked error by one region's pixel count (region) or by |M_S| (mean); "
+        "docs/method.md", label="loss normalisation")
+    param: Literal["sigmoid", "box"] = setting("box", "m = sigmoid(a), or m = a projected on [0, 1] (box)")
+    schedule: Literal["constant", "cosine"] = setting("cosine", "learning-rate schedule over the steps")
+    tie: Literal["none", "monotone"] = setting(
+        "monotone", "monotone: m_S = max over S∖i of m_{S∖i} plus a non-negative increment, optimised level by "
+        "level (method/monotone.py)")
+    optimizer: Literal["ngd", "adam"] = setting(
+        "ngd", "normalised gradient descent with momentum, or Adam (minimal.direction; ngd does not drift along "
+        "flat directions)")
+    early_stop: bool = setting(False, "let converged subsets leave the batch (breaks consistency)")
+    tol: float = setting(1e-4, "stop a subset when its loss improves less than this (relative)", label="tolerance",
+                         between=(0, 1))
+    patience: int = setting(5, "steps in a row under tol that stop a subset (early_stop)", between=(1, 100_000))
+    chunk: int = setting(0, "subsets per optimisation batch; 0 = as many as fit in --memory-mb",
+                         between=(0, 1 << 20), zero="automatic", flag="--chunk")
+    memory_mb: int = setting(4096, "bound on the optimisation's activation memory in MB (sets the automatic chunk)",
+                             label="memory bound", between=(64, 1 << 24), unit=" MB", flag="--memory-mb")
+    baseline_codes: int = setting(
+        64, "codes averaged for the baseline f0 first (all of them when --baseline-tol is 0)",
+        label="baseline codes", between=(1, 4096), flag="--baseline-codes", url="codes",
+        widget=Widget("Baseline codes M", 1, 4096, step=8, help="Latent codes averaged for the baseline feature f0."))
+    baseline_tol: float = setting(
+        0.02, "the baseline f0 doubles its codes while it moves more than this (relative) between M/2 and M codes; "
+        "0 = exactly --baseline-codes codes (method/baseline.py)", label="baseline tolerance", between=(0, 1),
+        flag="--baseline-tol")
+    baseline_max_codes: int = setting(8192, "the baseline f0 stops doubling at this many codes, converged or not",
+                                      between=("baseline_codes", 1 << 20), flag="--baseline-max-codes")
+    opt_seed: int = setting(0, "seed of anything random in the optimisation", label="optimisation seed",
+                            between=(0, 2 ** 32 - 1))
+    refine: Literal["skip", "all"] = setting(
+        "skip", "skip: a subset of 2+ players whose mask increment cannot move from 0 (one gradient decides) takes "
+        "no steps, with the same result; all: every subset is stepped (method/monotone.py)", flag="--refine")
+    max_order: int = setting(
+        0, "subsets of more than this many players are not optimised: their mask is the max of their sub-masks "
+        "(approximate; docs/method.md); 0 = no cap", between=(0, 64), zero="no cap", flag="--max-order", url="order",
+        widget=Widget("Order cap (0 = none)", 0, 12, help="Subsets of more players than this are not optimised: "
+                      "their mask is the union of their sub-masks. Much faster on slow generators, approximate "
+                      "(docs/method.md)."))
 
     def validate(self) -> None:
+        """Refuse a setting outside its declared range or choices (one line naming it and what is allowed)."""
         from regionprims.errors import UserError
-        if not 1 <= self.steps <= 100_000:
-            raise UserError(f"steps must be between 1 and 100000, got {self.steps}")
-        if not 0 < self.lr <= 1e3:
-            raise UserError(f"learning rate must be in (0, 1000], got {self.lr}")
-        if not 0 <= self.lam <= 1e3:
-            raise UserError(f"lambda must be in [0, 1000], got {self.lam}")
-        if self.init not in ("singletons", "receptive", "full"):
-            raise UserError(f"init must be 'singletons', 'receptive' or 'full', got {self.init!r}")
-        if not 0 <= self.warm_steps <= 100_000:
-            raise UserError(f"warm steps must be between 0 and 100000, got {self.warm_steps}")
-        for name in ("mu", "warm_mu"):
-            if not 0 <= getattr(self, name) <= 1e3:
-                raise UserError(f"{name} must be in [0, 1000], got {getattr(self, name)}")
-        for name, allowed in (("param", ("sigmoid", "box")), ("schedule", ("constant", "cosine")),
-                              ("tie", ("none", "monotone")), ("optimizer", ("ngd", "adam"))):
-            if getattr(self, name) not in allowed:
-                raise UserError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        check(self)
         if self.tie == "monotone" and self.init != "singletons":
             raise UserError("monotone masks start from the single-player masks: use init 'singletons'")
-        if self.loss_norm not in ("region", "mean"):
-            raise UserError(f"loss normalisation must be 'region' or 'mean', got {self.loss_norm!r}")
-        if self.mask not in ("spatial", "channel"):
-            raise UserError(f"mask must be 'spatial' or 'channel', got {self.mask!r}")
-        if not 1 <= self.baseline_codes <= 4096:
-            raise UserError(f"baseline codes must be between 1 and 4096, got {self.baseline_codes}")
-        if not 0 <= self.baseline_tol <= 1:             # also refuses nan
-            raise UserError(f"baseline tolerance must be in [0, 1], got {self.baseline_tol}")
-        if not self.baseline_codes <= self.baseline_max_codes <= 1 << 20:
-            raise UserError(f"baseline max codes must be between baseline codes ({self.baseline_codes}) and "
-                            f"{1 << 20}, got {self.baseline_max_codes}")
-        if not 0 <= self.chunk <= 1 << 20:
-            raise UserError(f"chunk must be 0 (automatic) or a number of subsets up to {1 << 20}, got {self.chunk}")
-        if not 0 <= self.tol <= 1:                      # also refuses nan
-            raise UserError(f"tolerance must be in [0, 1], got {self.tol}")
-        if not 1 <= self.patience <= 100_000:
-            raise UserError(f"patience must be between 1 and 100000, got {self.patience}")
-        if not 0 <= self.opt_seed <= 2 ** 32 - 1:
-            raise UserError(f"optimisation seed must be between 0 and {2 ** 32 - 1}, got {self.opt_seed}")
-        if self.refine not in ("skip", "all"):
-            raise UserError(f"refine must be 'skip' or 'all', got {self.refine!r}")
-        if isinstance(self.max_order, bool) or not isinstance(self.max_order, int) or not 0 <= self.max_order <= 64:
-            raise UserError(f"max order must be 0 (no cap) or a number of players from 1 to 64, got {self.max_order!r}")
-        if not 64 <= self.memory_mb <= 1 << 24:
-            raise UserError(f"memory bound must be between 64 MB and {1 << 24} MB, got {self.memory_mb}")
 
 
 # What a saved file that lacks a setting was made with: the setting did not exist yet, and the
