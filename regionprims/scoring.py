@@ -3,6 +3,7 @@ geometric nulls beside them (method/null.py), and the beyond-geometry figures th
 method found that the grid alone does not give (method/beyond.py)."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
@@ -41,12 +42,15 @@ def compute_metrics(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition, 
     nonzero = B.nonzero_rows(dec.components)
     top = [r for r in dec.ranking[:M.TOP] if nonzero[r]]
     u_full_image = render_features(gen, ctx, dec.minimal[-1:])[0]
-    energy = pattern_energy(regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo"))
+    energy = (pattern_energy(regional_patterns(gen, ctx, dec.feature, dec.baseline, dec.components, top, "loo"))
+              if top else torch.zeros(0, *dec.image.shape[-2:]))
     out = M.compute_all(M.MetricInputs(dec, top, u_full_image, energy, strength, halfway))
     truth = getattr(gen, "ground_truth_scores", None)      # generators that know the truth (the demo)
     if truth is not None:
         out.update(truth(dec.z, dec.spec.class_id, list(zip(top, energy)), dec.subsets, dec.player_masks))
     absent = M.absent_scores(int(nonzero.sum()))
+    if not top:
+        absent["leakage_top20"] = "undefined here: no component is non-empty"
     for key in absent:
         out.pop(key, None)
     return out, absent
@@ -100,10 +104,18 @@ def score(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition, strength: 
     tight, tight_strength = null_decomposition(gen, ctx, dec)
     budget, budget_strength = null_decomposition(gen, ctx, dec, target=dec.minimal[-1])
     figures = beyond_geometry(gen, ctx, dec, tight, budget)
-    metrics.update({k: v for k, v in figures.items() if k != "by_order"})
+    for key, value in figures.items():
+        if key == "by_order":
+            continue
+        if math.isfinite(value):
+            metrics[key] = value
+        else:                       # e.g. no non-empty component, or no mask mass: nothing to compare
+            absent[key] = "undefined here: the method or its null has no non-empty component or no mask mass"
     for prefix, null, null_strength in ((NULL_PREFIX, tight, tight_strength), (BUDGET_PREFIX, budget, budget_strength)):
         got, null_absent = compute_metrics(gen, ctx, null, null_strength)
-        got["joint_need"] = B.joint_need(null.minimal, null.feature, null.baseline)[0]
+        need = B.joint_need(null.minimal, null.feature, null.baseline)[0]
+        if math.isfinite(need):
+            got["joint_need"] = need
         metrics.update(prefixed(got, prefix))
         absent.update(prefixed(null_absent, prefix))
     feat_hw = tuple(dec.feature.shape[-2:])
@@ -112,5 +124,6 @@ def score(gen: SplitGenerator, ctx: SplitContext, dec: Decomposition, strength: 
                      "mask_mean": float(pooled_masks(region, feat_hw).mean()),
                      "nonzero_sets": int(B.nonzero_rows(tight.components).sum()),
                      "by_construction": by_construction(dec.player_masks, feat_hw)},
-            "joint_need_by_order": figures["by_order"], "absent_metrics": absent}
+            "joint_need_by_order": {k: v for k, v in figures["by_order"].items() if math.isfinite(v)},
+            "absent_metrics": absent}
     return metrics, info

@@ -69,7 +69,7 @@ def test_held_noise_and_styles_need_the_explained_image():
 @pytest.mark.parametrize("kind", list(FACTORIES))
 def test_decomposition_passes_contract_check(kind, tmp_path):
     gen = FACTORIES[kind]()
-    spec = make_spec(gen, None if len(gen.class_names) == 1 else "dog", 4, layout="2x3",   # > 20 components: top-20 scores defined
+    spec = make_spec(gen, None if len(gen.class_names) == 1 else "dog", 4, layout="3x3",   # > 20 non-empty components: top-20 scores defined
                      settings=OptimSettings(steps=2, warm_steps=3, baseline_codes=4))
     dec, _ = decompose(gen, spec)
     path = save_decomposition(dec, tmp_path / "d.safetensors")

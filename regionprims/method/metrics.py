@@ -178,7 +178,8 @@ METRICS: tuple[Metric, ...] = (
            "− u(T)‖ / ‖u(T) − f0‖", "low",
            lambda i: additivity_error(i.dec.components, i.dec.minimal, i.top)[0], caption=True),
     Metric("leakage_top20", "Leakage, top 20", "mean share of leave-one-out pattern energy outside M_S", "low",
-           lambda i: float(leakage(i.energy, i.top, i.dec.subsets, i.dec.player_masks).mean()), caption=True),
+           lambda i: float(leakage(i.energy, i.top, i.dec.subsets, i.dec.player_masks).mean()) if i.top else None,
+           caption=True),
     Metric("sparsity_top20", "Sparsity, top 20", "Σ_top20 s_S / Σ_all s_S, s the ranking's measure (‖Δf_S‖ "
            "or the image-space effect)", "high", lambda i: sparsity(i.strength, i.dec.ranking)),
     Metric("stability", "Stability", "relative L2 change of all non-empty components between the result and the "
