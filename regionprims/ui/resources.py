@@ -47,13 +47,12 @@ def models() -> list[dict]:
 
 @st.cache_data(show_spinner="Choosing the foreground players…", max_entries=128)
 def spec(identity: str, model: str, class_id: int, seed: int, truncation: float | None, split: str | None,
-         layout: str, players: tuple[int, ...] | None, steps: int, codes: int, order: int = 0, _gen=None):
+         layout: str, players: tuple[int, ...] | None, settings: OptimSettings, _gen=None):
     """pipeline.make_spec, cached (for the paper layout it runs the generator to choose the
-    foreground players). Raises UserError for bad input."""
+    foreground players): `settings` as the sidebar made them. Raises UserError for bad input."""
     gen = _gen if _gen is not None else generator(model)
     return pipeline.make_spec(gen, class_id, seed, truncation=truncation, split=split, layout=layout,
-                              players=players, settings=OptimSettings(steps=steps, baseline_codes=codes,
-                                                                      max_order=order))
+                              players=players, settings=settings)
 
 
 _SHARED: memory.ByteLRU | None = None

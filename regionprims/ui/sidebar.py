@@ -9,11 +9,12 @@ import streamlit as st
 
 from regionprims import jobs
 from regionprims.errors import UserError
+from regionprims.method import settings_table
 from regionprims.pipeline import MAX_SEED, decomposition_key
 from regionprims.models.registry import class_names, model_defaults, model_info
 from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
-from regionprims.ui.urlstate import CODES_RANGE, ORDER_RANGE, STEPS_RANGE, TRUNC_RANGE
+from regionprims.ui.urlstate import TRUNC_RANGE
 
 POLL_SECONDS = 0.5                  # progress poll of a short job (the demo's: a few seconds)
 POLL_MAX_SECONDS = 2.0              # ... and of a long one
@@ -83,13 +84,25 @@ def choose() -> None:
                  help="RxC: a grid whose cells are the players (click patches on the Explore page to "
                       "change them). paper: a 6x6 grid with 9 foreground players.")
     with st.expander("Optimisation settings"):
-        st.number_input("Steps per subset", *STEPS_RANGE, step=5, key=state.STEPS,
-                        help="Optimiser steps for each minimal feature u(S) after the warm start, the same for every subset.")
-        st.number_input("Baseline codes M", *CODES_RANGE, step=8, key=state.CODES,
-                        help="Latent codes averaged for the baseline feature f0.")
-        st.number_input("Order cap (0 = none)", *ORDER_RANGE, step=1, key=state.ORDER,
-                        help="Subsets of more players than this are not optimised: their mask is the union of "
-                             "their sub-masks. Much faster on slow generators, approximate (docs/method.md).")
+        for row in settings_table.shown():
+            setting_widget(row)
+
+
+def setting_widget(row: settings_table.Row) -> None:
+    """One setting's widget as its table row declares it (kind, label, range, step, help), keyed
+    by row.key so that state.settings() reads it back."""
+    w = row.meta.widget
+    text = w.help or row.meta.help
+    kind = row.widget_kind()
+    if kind == "checkbox":
+        st.checkbox(w.label, key=row.key, help=text)
+    elif kind == "select":
+        st.selectbox(w.label, row.choices, key=row.key, help=text)
+    else:
+        lo, hi = row.ui_range()
+        number = row.kind if row.kind in (int, float) else float     # one numeric type for value, bounds, step
+        draw = st.slider if kind == "slider" else st.number_input
+        draw(w.label, number(lo), number(hi), step=number(w.step), key=row.key, help=text)
 
 
 def build_current() -> Current:
@@ -101,8 +114,7 @@ def build_current() -> Current:
         gen = resources.generator(app.model)
         cur.gen = gen
         cur.spec = resources.spec(gen.identity, app.model, app.class_id, app.seed, app.truncation, app.split,
-                                  app.layout, app.players, state.settings().steps,
-                                  state.settings().baseline_codes, state.settings().max_order, _gen=gen)
+                                  app.layout, app.players, app.settings, _gen=gen)
     except UserError as exc:
         cur.error = str(exc)
         return cur

@@ -5,17 +5,19 @@ from __future__ import annotations
 import copy
 import uuid
 import weakref
+from dataclasses import replace
 
 import streamlit as st
 
+from regionprims.method import settings_table
 from regionprims.method.specs import OptimSettings
 from regionprims.mix.state import ViewState
 from regionprims.models.registry import model_defaults
 from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
-# widget keys (the sidebar's widgets live on every page, so their values persist)
-MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT, STEPS, CODES, ORDER = (
-    "model", "cls", "seed", "trunc", "split", "layout", "steps", "codes", "order")
+# widget keys (the sidebar's widgets live on every page, so their values persist); a setting's is
+# its settings_table.Row.key (its URL key: steps, codes, order)
+MODEL, CLASS, SEED, TRUNC, SPLIT, LAYOUT = ("model", "cls", "seed", "trunc", "split", "layout")
 PLAYERS = "players"            # tuple of patches, or None for the layout's default
 VIEW = "view"                  # ViewState of the mixer
 VIEW_FOR = "view_for"          # decomposition key the view belongs to (PENDING: the URL's)
@@ -31,7 +33,6 @@ PENDING = "<from-url>"
 _INIT = "_initialised"
 
 LAYOUTS = ("3x3", "2x2", "2x3", "3x4", "paper")
-DEFAULTS = OptimSettings()
 
 
 class Current:
@@ -94,9 +95,8 @@ def load(app: AppState) -> None:
     ss[SPLIT] = app.split or s_def
     ss[LAYOUT] = app.layout
     ss[PLAYERS] = app.players
-    ss[STEPS] = app.steps or DEFAULTS.steps
-    ss[CODES] = app.codes or DEFAULTS.baseline_codes
-    ss[ORDER] = app.order or DEFAULTS.max_order
+    for row in carried():
+        ss[row.key] = getattr(app.settings, row.name)
     ss[VIEW] = app.view
     ss[VIEW_FOR] = PENDING
 
@@ -108,22 +108,20 @@ def app_state() -> AppState:
     ss = st.session_state
     model = ss.get(MODEL, "demo")
     t_def, s_def, _ = model_defaults(model)
-    steps, codes = int(ss.get(STEPS, DEFAULTS.steps)), int(ss.get(CODES, DEFAULTS.baseline_codes))
-    order = int(ss.get(ORDER, DEFAULTS.max_order))
     return AppState(model=model, class_id=int(ss.get(CLASS, 0)), seed=int(ss.get(SEED, 0)),
                     truncation=float(ss.get(TRUNC, t_def)), split=ss.get(SPLIT, s_def),
-                    layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS),
-                    steps=None if steps == DEFAULTS.steps else steps,
-                    codes=None if codes == DEFAULTS.baseline_codes else codes,
-                    order=None if order == DEFAULTS.max_order else order,
-                    view=view())
+                    layout=ss.get(LAYOUT, "3x3"), players=ss.get(PLAYERS), settings=settings(), view=view())
+
+
+def carried() -> tuple[settings_table.Row, ...]:
+    """The settings the explorer keeps in its session state: those its sidebar shows or its URL records."""
+    return tuple(r for r in settings_table.table() if r.meta.widget is not None or r.meta.url)
 
 
 def settings() -> OptimSettings:
+    """The settings of the widgets now (the others at their defaults): the object the decomposition gets."""
     ss = st.session_state
-    return OptimSettings(steps=int(ss.get(STEPS, DEFAULTS.steps)),
-                         baseline_codes=int(ss.get(CODES, DEFAULTS.baseline_codes)),
-                         max_order=int(ss.get(ORDER, DEFAULTS.max_order)))
+    return replace(settings_table.defaults(), **{r.name: ss[r.key] for r in carried() if r.key in ss})
 
 
 def view() -> ViewState:

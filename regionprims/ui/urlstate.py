@@ -9,27 +9,28 @@ import base64
 import binascii
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Iterable, Mapping
 
 from regionprims.errors import UserError
 from regionprims.mix.state import R_MAX, R_MIN, W_MAX, W_MIN, ViewState
 from regionprims.mix.weights import parse_row_weights
+from regionprims.method import settings_table
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
+from regionprims.method.specs import OptimSettings
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import class_names, model_defaults, model_names
 from regionprims.validation import MAX_DIGITS, MAX_SEED, short
 
-# the sidebar widgets' ranges: a URL value outside them is clamped into them (with a message)
+# the sidebar widgets' ranges: a URL value outside them is clamped into them (with a message); the
+# settings' ranges are their widgets' (settings_table.Row.ui_range)
 TRUNC_RANGE = (0.02, 1.0)
-STEPS_RANGE = (1, 2000)
-CODES_RANGE = (1, 4096)
-ORDER_RANGE = (0, 12)           # largest subset optimised; 0 = every subset (no cap)
 MAX_MESSAGES = 6               # more problems than this are summed up in one line
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class AppState:
-    """Everything a shared URL holds. None means 'the model's default'."""
+    """Everything a shared URL holds. None means 'the model's default'. `settings` are the
+    explorer's: those the URL records (settings_table.in_url) as given, the others at their defaults."""
 
     model: str = "demo"
     class_id: int = 0
@@ -38,10 +39,20 @@ class AppState:
     split: str | None = None
     layout: str = "3x3"
     players: tuple[int, ...] | None = None
-    steps: int | None = None
-    codes: int | None = None
-    order: int | None = None        # max_order: subsets of more players keep the max of their sub-masks (0 = all)
+    settings: OptimSettings = field(default_factory=settings_table.defaults)
     view: ViewState = field(default_factory=ViewState)
+
+    def __init__(self, model: str = "demo", class_id: int = 0, seed: int = 0, truncation: float | None = None,
+                 split: str | None = None, layout: str = "3x3", players: tuple[int, ...] | None = None,
+                 settings: OptimSettings | None = None, view: ViewState | None = None, **by_url_key: object) -> None:
+        """The fields, and besides them settings by their URL key (steps=3, codes=16; None keeps
+        the setting), as a link names them."""
+        settings = settings_table.with_url_values(settings or settings_table.defaults(), by_url_key)
+        values = {"model": model, "class_id": class_id, "seed": seed, "truncation": truncation, "split": split,
+                  "layout": layout, "players": players, "settings": settings,
+                  "view": view if view is not None else ViewState()}
+        for f in fields(self):
+            object.__setattr__(self, f.name, values[f.name])
 
     def n_players(self) -> int:
         if self.players is not None:
@@ -53,9 +64,13 @@ class AppState:
         return lay.n if lay.players else PAPER_PLAYERS
 
 
-PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "steps", "codes", "order",
-          "w", "off", "solo", "r")
+PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "w", "off", "solo", "r")   # and url_keys()
 _IGNORED = ("embed", "embed_options")
+
+
+def url_keys() -> tuple[str, ...]:
+    """The URL keys of the settings the URL records."""
+    return tuple(r.meta.url for r in settings_table.in_url())
 
 
 def _fmt_num(v: float) -> str:
@@ -125,12 +140,10 @@ def encode_state(state: AppState) -> dict[str, str]:
         out["layout"] = state.layout
     if state.players is not None:
         out["players"] = ",".join(map(str, state.players))
-    if state.steps is not None:
-        out["steps"] = str(state.steps)
-    if state.codes is not None:
-        out["codes"] = str(state.codes)
-    if state.order is not None:
-        out["order"] = str(state.order)
+    for row in settings_table.in_url():
+        value = getattr(state.settings, row.name)
+        if value != row.default:
+            out[row.meta.url] = row.url_text(value)
     v, n = state.view, state.n_players()
     if v.weights:
         out["w"] = ",".join(f"{r}:{_fmt_num(w)}" for r, w in sorted(v.weights.items()))
@@ -191,7 +204,8 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     """AppState from query parameters (str or list of str values). Never raises: each malformed
     value gives one message and its default."""
     errors: list[str] = []
-    unknown = [key for key in params if key not in PARAMS and key not in _IGNORED]
+    known = PARAMS + url_keys() + _IGNORED
+    unknown = [key for key in params if key not in known]
     if unknown:
         more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
         errors.append(f"unknown parameter {short(str(unknown[0]), 24)} ignored{more}")
@@ -201,22 +215,34 @@ def decode_state(params: Mapping) -> tuple[AppState, list[str]]:
     t_def, s_def, _splits = model_defaults(mdl)
     _decode_image(params, mdl, kw, errors)
     _decode_layout(params, kw, errors)
-    for key, name, (lo, hi) in (("steps", "steps", STEPS_RANGE), ("codes", "codes", CODES_RANGE),
-                                ("order", "order", ORDER_RANGE)):
-        text = _one(params, name)
-        v = None if text is None else _integer(text, name, lo, hi, errors)
-        if v is not None:
-            kw[key] = v
+    kw["settings"] = replace(settings_table.defaults(), **_decode_settings(params, errors))
     view = _decode_view(params, AppState(**kw).n_players(), errors)
     if "truncation" in kw and kw["truncation"] == t_def:
         kw.pop("truncation")
     if "split" in kw and kw["split"] == s_def:
         kw.pop("split")
-    if kw.get("order") == 0:
-        kw.pop("order")
     if len(errors) > MAX_MESSAGES:
         errors = errors[:MAX_MESSAGES - 1] + [f"... and {len(errors) - MAX_MESSAGES + 1} more problems"]
     return AppState(**kw, view=view), errors
+
+
+def _decode_settings(params: Mapping, errors: list[str]) -> dict:
+    """{setting name: value} of the settings the URL records, numbers clamped into their widget's range."""
+    values = {}
+    for row in settings_table.in_url():
+        key, text = row.meta.url, _one(params, row.meta.url)
+        if text is None:
+            continue
+        allowed = row.url_choices()
+        if allowed:
+            v = allowed.get(text.strip())
+            if v is None:
+                errors.append(f"{key}={short(text, 24)} is not one of {', '.join(allowed)}; using the default")
+        else:
+            v = (_integer if row.kind is int else _number)(text, key, *row.ui_range(), errors)
+        if v is not None:
+            values[row.name] = v
+    return values
 
 
 def _decode_model(params: Mapping, kw: dict, errors: list[str]) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from regionprims import jobs
 from regionprims.progress import Cancelled
-from regionprims.ui.urlstate import STEPS_RANGE, TRUNC_RANGE, decode_state
+from regionprims.method import settings_table
+from regionprims.ui.urlstate import TRUNC_RANGE, decode_state
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +33,7 @@ def test_no_forced_garbage_collection_after_every_script_run():
 # ------------------------------------------------------------------------------ URL values
 
 HUGE = "9" * 4300
+STEPS_MAX = next(r for r in settings_table.in_url() if r.meta.url == "steps").ui_range()[1]
 
 
 @pytest.mark.parametrize("params, check", [
@@ -41,7 +43,7 @@ HUGE = "9" * 4300
     ({"w": f"1:{HUGE}"}, lambda app: not app.view.weights),
     ({"w": "1:1e300"}, lambda app: app.view.weights == {1: 2.0}),
     ({"trunc": "0.01"}, lambda app: app.truncation == TRUNC_RANGE[0]),
-    ({"steps": "5000"}, lambda app: app.steps == STEPS_RANGE[1]),
+    ({"steps": "5000"}, lambda app: app.settings.steps == STEPS_MAX),
     ({"w": ",".join(["zz"] * 20_000)}, lambda app: not app.view.weights),
     ({"layout": "x" * 100_000}, lambda app: app.layout == "3x3"),
     ({"players": "1," * 50_000}, lambda app: app.players is None),
