@@ -63,7 +63,7 @@ def test_cached_study_report_and_open_in_mixer():
     assert not at.exception, at.exception
     assert at.selectbox(key="study_chosen").value == record.study_id
     text = "\n".join(m.value for m in at.markdown)
-    assert "within class" in text and "across classes" in text and "chance" in text
+    assert "within class" in text and "across classes" in text and "null, within" in text and "geometry control" in text
     assert "| face | 2 |" in text and "| house | 2 |" in text
     assert any("undefined" in i.value for i in at.info)            # 15 components: top-20 is not defined
     specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]

@@ -1,5 +1,5 @@
 """The Study page: choose a finished study (from the cache or a folder), read its report
-(transfer within class / across classes / chance, consistency across seeds, metric
+(transfer within class / across classes / of the geometric null / the geometry control, consistency across seeds, metric
 distributions) as Plotly charts and tables, open any of its images in the mixer, and start a
 study in the background (progress and cancel, like a single decomposition)."""
 from __future__ import annotations
