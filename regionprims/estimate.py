@@ -7,14 +7,16 @@ model identity, split, device and thread count (in this process, and in the resu
 one is given). `estimate_seconds(spec, cost)` then counts the calls a decomposition makes, the
 way `method.minimal` makes them:
 
-    baseline:      M head passes                       (M = baseline codes)
+    baseline:      M head passes (0 when cached; M the count last needed for this model and split,
+                   else predicted from the spread of the probe's head features: method/baseline.py)
     warm start:    warm_steps steps of the n single-player masks (batch n)
     optimisation:  the batches of the optimiser's own schedule (minimal.refinement_schedule): each
                    chunk of each level of 2..n players below the order cap (monotone masks), with
                    refine 'skip' one probe pass per subset and steps for the expected moving share
                    only (measured by the last run of this model, split and grid), or of all
                    2^n - 1 subsets (free masks); batch = chunk, from the memory bound
-    fit + metrics: one forward of every subset, plus ~TOP + 2 renders (all subsets when ranked by effect)
+    scoring:       the tail forwards `scoring.render_count` publishes (both nulls' fits of every
+                   subset, the patterns of the tops, the build-ups)
 
 This module is orchestration (it may use the store); the CLI prints its estimate before a job, the
 explorer shows it by the Decompose button and asks for a confirmation above CONFIRM_SECONDS.
@@ -32,11 +34,11 @@ from typing import Callable
 import torch
 
 from regionprims.method.baseline import code_counts
-from regionprims.method.metrics import TOP
 from regionprims.method.chunking import activation_bytes_per_sample, chunk_for, memory_budget_mb
 from regionprims.method.minimal import refinement_schedule
 from regionprims.method.specs import DecompositionSpec, OptimSettings, stable_hash
 from regionprims.models.base import SplitGenerator, default_truncation, mask_renderer
+from regionprims.scoring import render_count
 
 CONFIRM_SECONDS = 120.0          # the explorer asks before starting a job expected to take longer
 PROBE_BUDGET_S = 0.5             # target length of the larger timed batch of the probe
@@ -245,9 +247,7 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, 
         seconds[part] += (cost.step(batch.rows) if batch.probe else 0.0) + \
             (batch.steps * cost.step(max(1, round(stepped))) if stepped > 0 else 0.0)
         passes += (batch.rows if batch.probe else 0) + batch.steps * stepped
-    # the method's u(N) and leave-one-out patterns; for each of the two nulls its fit of every
-    # subset, u(N) and patterns; three top-10 build-ups; effect ranking renders every component
-    renders = (1 + min(TOP, rows)) * 3 + 2 * (rows + 1) + 3 + (3 * rows if spec.rank_by == "effect" else 0)
+    renders = render_count(rows, spec.rank_by)           # published by the scoring that makes them
     codes = baseline_codes if baseline_codes is not None else predicted_codes(cost.head_spread, s)
     parts = {"baseline": (codes + 1) * cost.head_per_sample if codes else 0.0,
              **seconds, "renders": renders * cost.forward_per_sample,

@@ -23,6 +23,16 @@ from regionprims.models.base import SplitContext, SplitGenerator
 Ranked = tuple[list[int], torch.Tensor]          # (ranking, the strength it ranks by)
 
 
+def render_count(rows: int, rank_by: str) -> int:
+    """How many tail forwards `score` (and an effect ranking) make for 2**n − 1 = `rows`
+    non-empty subsets, at most: per decomposition (the method and each of the two nulls) the
+    tail of u(N) and the top's leave-one-out patterns; per null the fit of every subset; three
+    top-10 build-ups; with an effect ranking every component's isolated pattern, three times.
+    The estimate reads this instead of counting on its own."""
+    per_decomposition = 1 + min(M.TOP, rows)
+    return 3 * per_decomposition + 2 * (rows + 1) + 3 + (3 * rows if rank_by == "effect" else 0)
+
+
 def rank_components(gen: SplitGenerator, ctx: SplitContext, f0: torch.Tensor, components: torch.Tensor,
                     rank_by: str) -> Ranked:
     """The ranking and its measure: ‖Δf_S‖, or with 'effect' ‖tail(f0 + Δf_S) − tail(f0)‖."""
