@@ -134,7 +134,7 @@ def test_every_page_on_the_default_image(page: Page, app_url: str):
     assert "/components" in page.url
     shot(page, "components")
     page.get_by_role("link", name="Faithfulness").click()
-    expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible()
+    expect(page.get_by_test_id("stPlotlyChart").nth(3)).to_be_visible(timeout=120_000)   # the page renders its charts last
     idle(page)
     assert page.get_by_test_id("stMetric").filter(has_text="Sparsity, top 20").count() == 1
     shot(page, "faithfulness")
