@@ -8,8 +8,8 @@ regionprims.
 import os
 
 # OpenMP worker threads wait passively: on a busy CPU, spinning threads of the background
-# decomposition and of a slider's render otherwise stall each other (measured ~150 ms against
-# ~2 ms for one render; docs/benchmarks.md). Must be set before torch is imported.
+# decomposition and of a slider's render otherwise stall each other (docs/benchmarks.md,
+# "Slider re-render"). Must be set before torch is imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from regionprims import allocator  # noqa: E402

@@ -3,10 +3,9 @@
 A decomposition allocates and frees the same large activation buffers thousands of times (one
 tail forward + backward per optimisation step). glibc serves blocks above its mmap threshold
 (at most 32 MiB by default) with a fresh mmap and unmaps them on free, so every step page-faults
-its buffers in again: on omniart-eyes a third of the process time was kernel time. Raising the
-mmap and trim thresholds lets those blocks be reused from the heap: the default omniart-eyes
-decomposition went from 27.2 s to 14.3 s of optimisation, the demo's from about 2.7 s to 2.2 s
-(docs/benchmarks.md, "The allocator"). The price: the heap keeps up to TRIM_BYTES of freed memory
+its buffers in again, and the process spends much of its time in the kernel. Raising the
+mmap and trim thresholds lets those blocks be reused from the heap (the time saved is measured in
+docs/benchmarks.md, "The allocator"). The price: the heap keeps up to TRIM_BYTES of freed memory
 instead of returning it at once.
 
 The front ends (CLI, explorer, study workers) call `tune()` once at start; a library user may call
@@ -23,8 +22,8 @@ MMAP_BYTES = 1 << 30        # blocks below 1 GiB come from the heap and are reus
 TRIM_BYTES = 1 << 30        # free memory at the top of the heap kept up to 1 GiB
 TOP_PAD_BYTES = 1 << 28     # the heap grows in steps of 256 MiB, not page by page
 ARENAS = 1                  # threads share the main heap: a thread's own arena is made of 64 MiB
-                            # heaps, so its large blocks were mmapped and faulted in at every step
-                            # again (the explorer's background decomposition: 28.4 s against 17.7 s)
+                            # heaps, so its large blocks would be mmapped and faulted in at every
+                            # step again (the explorer's background decomposition; docs/benchmarks.md)
 
 _tuned: bool | None = None
 

@@ -85,8 +85,9 @@ def validate_class_index(class_id: object, num_classes: int) -> int:
 
 
 def split_index(split: object, split_points: Sequence[str], model: str) -> int:
-    """The position of a split point among a generator's (forward order); every adapter and the
-    pipeline refuse an unknown one with this one message."""
+    """The position of a split point among a generator's (forward order); Generator.check_split
+    (which every family and wrap_module call) and pipeline.validate_split refuse an unknown one
+    with this one message."""
     if split not in split_points:
         raise UserError(f"unknown split point {short(split)} for {model}; choose one of: {', '.join(split_points)}")
     return list(split_points).index(split)

@@ -7,7 +7,7 @@ second tab joins the first one's job and sees its progress. Finished results als
 small in-memory LRU, so a finished result opens at once. Cancelling is per watcher: the job
 stops only when every tab that asked for it has cancelled.
 
-Bounds (issue 10: a URL must not be able to tie the explorer up): at most MAX_ACTIVE jobs queued
+Bounds (docs/reliability.md: a URL must not be able to tie the explorer up): at most MAX_ACTIVE jobs queued
 or running (more is refused with a one-line `Busy`); a watched job none of whose owners has
 looked at it (`heartbeat`) for WATCH_SECONDS is cancelled (downloads and studies run on);
 finished job records are dropped after KEEP_RECORD_SECONDS; results kept in memory are bounded

@@ -77,11 +77,11 @@ def auto_chunk(gen: SplitGenerator, ctx: SplitContext, feature: Tensor, memory_m
     outside the main thread also so that no single tensor exceeds THREAD_BLOCK_BYTES.
 
     Why the second bound: a thread that glibc serves from an arena other than the main one (the
-    explorer's background job, whose server threads made arenas before the allocator was tuned)
+    explorer's background job, whose server threads may hold arenas made before allocator.tune)
     gets its memory in 64 MiB heaps, and a block larger than a heap is mmapped anew and faulted in
-    at every optimisation step whatever the allocator settings: the omniart-eyes decomposition
-    took 27.5-27.7 s in such a thread, 19.0-20.9 s with this bound (docs/benchmarks.md, "The
-    allocator"). The rows' results do not depend on the batching."""
+    at every optimisation step whatever the allocator settings; this bound keeps every block in
+    a heap (measured in docs/benchmarks.md, "The allocator").
+    The rows' results do not depend on the batching."""
     one, two = _batch_sizes(gen, ctx, feature)          # measured once for both bounds
     chunk = chunk_for(_activation_bytes(one, two, feature), memory_mb, most)
     if feature.device.type == "cpu" and threading.current_thread() is not threading.main_thread():

@@ -83,7 +83,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     """u(S) for every row of `subsets`. Returns (minimal [K,C,h,w], fit_loss [K], info).
     With `trace`, the mean objective over the batch is appended at every step (benchmarks); with
     `halfway` (a dict), halfway["minimal"] gets u(S) after half of every optimisation's steps
-    (the cheap stability proxy, pipeline.stability)."""
+    (the cheap stability proxy: the `stability` metric, method/metrics.py)."""
     settings.validate()
     torch.manual_seed(settings.opt_seed)
     device = feature.device
@@ -251,8 +251,8 @@ def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, p
                    trace=None, base=None):
     """The optimiser (settings.optimizer) on the mask parameters of one chunk. With early_stop, a row
     leaves the batch once its loss has improved by less than `tol` (relative) for `patience`
-    consecutive steps.
-    Returns (logits, steps used per row, total row-steps)."""
+    consecutive steps. Returns (logits, steps used per row, total row-steps, the logits after half
+    of the steps: the snapshot of the stability proxy)."""
     k = logits.shape[0]
     m1 = torch.zeros_like(logits)
     m2 = torch.zeros_like(logits) if settings.optimizer == "adam" else None    # ngd needs no second moment

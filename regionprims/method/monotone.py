@@ -8,7 +8,7 @@ starts from the union of the masks of its subsets one player smaller and may onl
 The singletons (level 1, b = 0) come from the warm start. Level k is optimised after level k − 1,
 all of its subsets together (chunked). A cell that no subset of S needs less of and S does not
 need more of keeps a_S = 0 exactly: the projection holds it at the bound, so the flat directions
-of the objective (where the old free masks drifted with every extra step) do not move at all, and
+of the objective (along which unconstrained masks drift with every extra step) do not move at all, and
 the components are the cells grouped by which player sets first need them.
 
 Refinement (settings.refine, settings.max_order). Most subsets of two or more players add nothing:

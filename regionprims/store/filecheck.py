@@ -1,4 +1,4 @@
-"""Checks of a decomposition file's contents before anything trusts them (issue 10): the header
+"""Checks of a decomposition file's contents before anything trusts them (docs/reliability.md): the header
 JSON (depth-limited), every metadata field (typed, in range, no unknown keys) and every tensor
 (dtype, shape against the metadata, subsets binary and complete in canonical order, ranking a
 permutation, player masks those of the layout, values finite). A file that passes its checksum
