@@ -1,7 +1,7 @@
 """A study as a user runs it: `regionprims batch ... --out DIR --json` in a fresh process with an
 empty cache, then the same command again (everything cached); prints the machine and its load,
 the wall time of each run against the sum of the per-image engine times divided by the workers
-(DESIGN §7: N images on k workers take about N/k single decompositions plus start-up), and the
+(docs/design.md §7: N images on k workers take about N/k single decompositions plus start-up), and the
 study's transfer and consistency tables (report.md).
 
 usage: python benchmarks/bench_study.py --classes all --seeds 0-4 [--out DIR] [-- extra batch flags]
