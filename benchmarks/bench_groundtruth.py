@@ -112,7 +112,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", default="1,2,3,4,5")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu", help="torch device (default cpu: the time target of DESIGN §7)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu: the time targets of docs/design.md §7)")
     p.add_argument("--json", default=None, metavar="PATH",
                    help="also write the tables as JSON (the explorer reads regionprims/data/groundtruth_benchmark.json)")
     args = p.parse_args()

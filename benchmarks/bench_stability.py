@@ -1,4 +1,4 @@
-"""Stability of the components against the optimisation's own settings (issue 9, DESIGN §7):
+"""Stability of the components against the optimisation's own settings (docs/design.md §7, docs/method.md §4):
 for each demo image and each method variant, decompose with the variant, with 4x its refinement
 steps, and with 4x every step (warm start too), and print side by side the relative L2 change of
 all non-empty components (metrics.component_change), the free proxy that every decomposition
