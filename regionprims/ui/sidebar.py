@@ -240,9 +240,9 @@ def _unconfirm() -> None:
 def poll_seconds(expected: float | None) -> float:
     """How often the running job's progress is polled: a tenth of its expected time, between
     POLL_SECONDS and POLL_MAX_SECONDS. Every poll is a script run that takes the CPU from the job
-    (on 2 cores the omniart-eyes decomposition showed "computed in 34 s" polled every 0.5 s and
-    21 s every 3 s: docs/benchmarks.md, "The allocator"), and a tenth keeps the lag between the
-    job's end and the result showing under a tenth of the wait."""
+    (on 2 cores, frequent polls slow a long decomposition down: docs/benchmarks.md, "The
+    allocator", progress polls), and a tenth keeps the lag between the job's end and the result
+    showing under a tenth of the wait."""
     if expected is None or not expected > 0:
         return POLL_SECONDS
     return min(POLL_MAX_SECONDS, max(POLL_SECONDS, expected / 10))
