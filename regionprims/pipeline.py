@@ -205,7 +205,7 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
 
 
 def report_json(dec: Decomposition, cache_hit: bool, seconds: float) -> dict:
-    """The `decompose --json` object (README, Contracts)."""
+    """The `decompose --json` object (docs/design.md §2)."""
     spec = dec.spec
     return {"model": spec.model, "class_id": spec.class_id, "class_name": dec.info.get("class_name"),
             "seed": spec.seed, "truncation": spec.truncation, "split": spec.split, "layout": spec.layout.name,

@@ -1,4 +1,4 @@
-"""The `regionprims` command line (README, Contracts). Results go to stdout (one JSON object with
+"""The `regionprims` command line (docs/design.md §2). Results go to stdout (one JSON object with
 --json), progress to stderr. A user mistake exits 2 with one line `error: ...`; no traceback.
 
 Here: the parser of every subcommand, main() and the one line for any failure, and the two

@@ -324,6 +324,6 @@ def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes
 # ----------------------------------------------------------------------------- file
 
 def decomposition_bytes(dec: Decomposition) -> bytes:
-    """The decomposition file (safetensors; README, Contracts) as bytes."""
+    """The decomposition file (safetensors; docs/design.md §5) as bytes."""
     from regionprims.store.fileformat import to_bytes
     return to_bytes(dec)

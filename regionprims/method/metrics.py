@@ -158,7 +158,7 @@ class MetricInputs:
 
 @dataclass(frozen=True)
 class Metric:
-    key: str                   # the JSON key (README, Contracts)
+    key: str                   # the JSON key (docs/design.md §2)
     label: str                 # as shown in the explorer
     definition: str
     good: str                  # "high" | "low"

@@ -1,4 +1,4 @@
-"""The decomposition file (README, Contracts): one safetensors file, no pickle. Tensors feature,
+"""The decomposition file (docs/design.md §5): one safetensors file, no pickle. Tensors feature,
 baseline, subsets, minimal, components, residual, player_masks (+ z, image, fit_loss, ranking);
 header metadata key `regionprims` holds JSON with provenance, settings, metrics and a sha256
 that covers every tensor (name, dtype, shape, bytes) and every other metadata field, so that a
