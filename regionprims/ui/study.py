@@ -4,6 +4,7 @@ distributions) as Plotly charts and tables, open any of its images in the mixer,
 study in the background (progress and cancel, like a single decomposition)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -11,7 +12,7 @@ import streamlit as st
 from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.method.render import to_rgb
-from regionprims.method.specs import OptimSettings
+from regionprims.method import settings_table
 from regionprims.study import records, tables
 from regionprims.study.plan import StudyPlan, plan_from_mapping
 from regionprims.study.report import study_report
@@ -101,7 +102,7 @@ def explorer_can_open(plan: StudyPlan) -> str:
     """'' when the explorer's controls reproduce the study's settings (so its decompositions open
     from the cache); else what they cannot set."""
     s = plan.settings
-    same = OptimSettings(steps=s.steps, baseline_codes=s.baseline_codes)
+    same = replace(settings_table.defaults(), **{r.name: getattr(s, r.name) for r in settings_table.shown()})
     diff = [k for k in vars(s) if getattr(s, k) != getattr(same, k)]
     if plan.rank_by != "norm":
         diff.append("rank_by")
@@ -119,8 +120,7 @@ def _open(plan_json: dict, class_id: int, seed: int) -> None:
         st.session_state[OPEN_ERROR] = printable(exc)
         return
     state.load(AppState(model=model, class_id=class_id, seed=seed, truncation=plan.truncation,
-                        split=plan.split, layout=plan.layout, players=plan.players, steps=plan.settings.steps,
-                        codes=plan.settings.baseline_codes))
+                        split=plan.split, layout=plan.layout, players=plan.players, settings=plan.settings))
     st.session_state[GOTO] = True
 
 
@@ -196,7 +196,7 @@ def _start(cur: Current) -> None:
         plan = plan_from_mapping({"model": cur.app.model, "classes": [str(names.index(n)) for n in ss[CLASSES]],
                                   "seeds": ss[SEEDS], "truncation": cur.app.truncation, "split": cur.app.split,
                                   "layout": cur.app.layout, "players": cur.app.players,
-                                  "steps": state.settings().steps, "baseline_codes": state.settings().baseline_codes})
+                                  **{r.name: getattr(state.settings(), r.name) for r in settings_table.shown()}})
     except UserError as exc:
         ss["study_error"] = str(exc)
         return
