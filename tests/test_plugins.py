@@ -139,6 +139,29 @@ def test_entry_points_and_environment_specs(monkeypatch, capsys):
     assert rows["plugin_generators:make_unet"]["classes"] == 1
 
 
+
+def test_environment_plugins_are_named_by_their_own_names(monkeypatch, tmp_path):
+    """plugin_names: a REGIONPRIMS_MODELS spec's own name when no other model has it; two specs
+    giving the same name, a name that is a built-in's, or a spec that fails keep their spec."""
+    twin = tmp_path / "twin.py"
+    twin.write_text("from plugin_generators import make_unet\n\n\ndef make():\n    return make_unet()\n")
+    demo = tmp_path / "demo_named.py"
+    demo.write_text("from plugin_generators import dcgan_module, wrap_module\n\n\n"
+                    "def make():\n    return wrap_module(dcgan_module(), name='Demo', z_dim=16, split_points=['4'])\n")
+    specs = ["plugin_generators:make_stylegan", "plugin_generators:make_unet", f"{twin}:make", f"{demo}:make",
+             "plugin_generators:nope"]
+    monkeypatch.setenv("REGIONPRIMS_MODELS", ",".join(specs))
+    registry.clear_loaded()
+    try:
+        assert registry.plugin_names() == {"plugin_generators:make_stylegan": "test-stylegan"}
+        assert registry.shown_name("plugin_generators:make_stylegan") == "test-stylegan"
+        assert registry.shown_name("plugin_generators:make_unet") == "plugin_generators:make_unet"
+        assert registry.shown_name("demo") == "demo"
+        assert registry.named_plugin("test-stylegan") == "plugin_generators:make_stylegan"
+        assert registry.named_plugin("test-unet") is None and registry.named_plugin("Demo") is None
+    finally:
+        registry.clear_loaded()
+
 def test_wrap_module_refuses_unknown_split():
     with pytest.raises(UserError, match="not module names"):
         pg.wrap_module(pg.dcgan_module(), name="x", z_dim=16, split_points=["nope"])

@@ -88,3 +88,30 @@ def test_url_decoder_never_raises():
         app, errors = decode_state(params)
         assert isinstance(app, AppState) and all(isinstance(e, str) for e in errors)
         assert encode_state(app) is not None
+
+
+def test_url_names_a_plugin_by_its_own_name(tmp_path, monkeypatch):
+    """A REGIONPRIMS_MODELS plug-in goes into the URL under the name its factory gives it
+    (wrap_module's name) and comes back as its spec; a name nothing listed gives is unknown."""
+    import shutil
+    from pathlib import Path
+
+    from regionprims.models import registry
+    src = tmp_path / "my_gen.py"
+    shutil.copy(Path(__file__).with_name("plugin_generators.py"), src)
+    src.write_text(src.read_text() + "\n\ndef make():\n    return make_unet()\n")
+    spec = f"{src}:make"
+    monkeypatch.setenv("REGIONPRIMS_MODELS", spec)
+    registry.clear_loaded()
+    try:
+        app = AppState(model=spec, seed=3, layout="2x2", players=(0, 3))
+        params = encode_state(app)
+        assert params["model"] == "test-unet"
+        assert decode_state(params) == (app, [])
+        assert decode_state({"model": spec}) == (AppState(model=spec), [])        # an older link, by spec
+        monkeypatch.delenv("REGIONPRIMS_MODELS")
+        registry.clear_loaded()
+        back, errors = decode_state(params)
+        assert back.model == "demo" and "model='test-unet' is unknown" in errors[0]
+    finally:
+        registry.clear_loaded()

@@ -113,6 +113,38 @@ def model_names() -> tuple[str, ...]:
     return builtins + tuple(dict.fromkeys(extra))
 
 
+@lru_cache(maxsize=1)
+def plugin_names() -> dict[str, str]:
+    """{REGIONPRIMS_MODELS spec: the name its generator gives itself} (the `name` of its factory's
+    wrap_module or Generator, e.g. "test-unet"), for every spec that loads and whose name is its
+    own: not a built-in or entry-point name, not another spec's name, not a spec itself. Loads
+    the listed plug-ins (the explorer lists them anyway); a URL may name one by it."""
+    taken = {*builtin_models(), *plugins.entry_point_names(), *explorer_specs()}
+    found: dict[str, str] = {}
+    for spec in explorer_specs():
+        try:
+            name = load_generator(spec).name
+        except UserError:
+            continue
+        if isinstance(name, str) and name.strip() == name and name and not plugins.is_spec(name):
+            found[spec] = name
+    names = list(found.values())
+    return {spec: name for spec, name in found.items()
+            if names.count(name) == 1 and name not in taken and name.lower() not in builtin_models()}
+
+
+def shown_name(model: str) -> str:
+    """The name a user knows a model by: a REGIONPRIMS_MODELS plug-in's own name (plugin_names),
+    anything else as it is named."""
+    return plugin_names().get(model, model) if model in explorer_specs() else model
+
+
+def named_plugin(name: str) -> str | None:
+    """The REGIONPRIMS_MODELS spec of the plug-in that calls itself `name` (plugin_names), or None:
+    only a listed spec can come back, so a name never makes anything else load."""
+    return next((spec for spec, own in plugin_names().items() if own == name), None)
+
+
 def resolve_stored(name: object, where: str, typed: Iterable[str | os.PathLike | None] = ()) -> str:
     """The model to load for a name read from anything stored (a file's metadata, a study record,
     a cache entry, a URL): a built-in, an installed entry point, a REGIONPRIMS_MODELS spec, or one
@@ -210,6 +242,7 @@ def clear_loaded() -> None:
         _LOADED.clear()
         _KEY_LOCKS.clear()
     explorer_specs.cache_clear()
+    plugin_names.cache_clear()
     builtin_models.cache_clear()
     plugins.entry_point_names.cache_clear()
     model_info.cache_clear()

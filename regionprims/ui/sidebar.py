@@ -11,7 +11,7 @@ from regionprims import jobs
 from regionprims.errors import UserError
 from regionprims.method import settings_table
 from regionprims.pipeline import MAX_SEED, decomposition_key
-from regionprims.models.registry import class_names, model_defaults, model_info
+from regionprims.models.registry import class_names, model_defaults, model_info, plugin_names, shown_name
 from regionprims.ui import download, resources, state
 from regionprims.ui.state import Current
 from regionprims.ui.urlstate import TRUNC_RANGE
@@ -43,7 +43,21 @@ def _dice() -> None:
 def _model_label(info: dict) -> str:
     classes = f"{info['classes']} classes" if info["classes"] != 1 else "unconditional"
     mark = "weights present" if info["weights_present"] else "weights missing"
-    return f"{info['name']} — {info['image_size']} px, {classes} ({mark})"
+    return f"{shown_name(info['name'])} — {info['image_size']} px, {classes} ({mark})"
+
+
+MODEL_HELP = ("The built-in generator families, installed plug-ins and the plug-ins of REGIONPRIMS_MODELS, each "
+              "plug-in under the name its factory gives it (`regionprims models` lists the same). A model "
+              "whose weights are not on this machine says below how to get them.")
+
+
+def _model_help() -> str:
+    """The model list's help: what it lists, and the spec behind each plug-in's name."""
+    named = plugin_names()
+    if not named:
+        return MODEL_HELP
+    return MODEL_HELP + "\n\nPlug-ins of REGIONPRIMS_MODELS:\n" + "\n".join(
+        f"- **{name}**: `{spec}`" for spec, name in named.items())
 
 
 def choose() -> None:
@@ -51,14 +65,12 @@ def choose() -> None:
     ss = st.session_state
     infos = {m["name"]: m for m in resources.models()}
     st.selectbox("Model", list(infos), key=state.MODEL, on_change=_on_model,
-                 format_func=lambda n: _model_label(infos[n]),
-                 help="The built-in generator families, installed plug-ins and the specs of REGIONPRIMS_MODELS "
-                      "(`regionprims models` lists the same). A model whose weights are not on this machine "
-                      "says below how to get them.")
+                 format_func=lambda n: _model_label(infos[n]), help=_model_help())
     info = infos[ss[state.MODEL]]
     about = "" if "error" in info else model_info(info["name"])["description"]
-    if about:
-        st.caption(about)
+    spec = info["name"] if shown_name(info["name"]) != info["name"] else ""
+    if about or spec:
+        st.caption(" ".join(filter(None, (about, f"Plug-in `{spec}`." if spec else ""))))
     if not info["weights_present"]:
         download.panel(info["name"])
     names = class_names(ss[state.MODEL])

@@ -19,7 +19,7 @@ from regionprims.method import settings_table
 from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_players
 from regionprims.method.specs import OptimSettings
 from regionprims.models.classes import resolve_class
-from regionprims.models.registry import class_names, model_defaults, model_names
+from regionprims.models.registry import class_names, model_defaults, model_names, named_plugin, shown_name
 from regionprims.validation import MAX_DIGITS, MAX_SEED, short
 
 # the sidebar widgets' ranges: a URL value outside them is clamped into them (with a message); the
@@ -124,7 +124,7 @@ def encode_state(state: AppState) -> dict[str, str]:
     out: dict[str, str] = {}
     d = AppState()
     if state.model != d.model:
-        out["model"] = state.model
+        out["model"] = shown_name(state.model)          # a plug-in by its own name, not its spec
     names = class_names(state.model)
     if state.class_id != 0:
         simple = len(names) <= 50 and re.fullmatch(r"[a-z0-9_-]+", names[state.class_id] or "")
@@ -246,15 +246,20 @@ def _decode_settings(params: Mapping, errors: list[str]) -> dict:
 
 
 def _decode_model(params: Mapping, kw: dict, errors: list[str]) -> None:
-    """model=: only listed models; a URL never names code to import."""
+    """model=: only listed models, a REGIONPRIMS_MODELS plug-in also by its own name (back to
+    its spec); a URL never names code to import."""
     model = _one(params, "model")
     if model is None:
         return
-    key = model.strip() if model.strip() in model_names() else model.strip().lower()
+    text = model.strip()
+    key = text if text in model_names() else text.lower()
+    if key not in model_names():
+        key = named_plugin(text) or key
     if key in model_names():
         kw["model"] = key
     else:
-        errors.append(f"model={short(model, 24)} is unknown (known: {', '.join(model_names())}); using demo")
+        known = ", ".join(map(shown_name, model_names()))
+        errors.append(f"model={short(model, 24)} is unknown (known: {known}); using demo")
 
 
 def _decode_image(params: Mapping, mdl: str, kw: dict, errors: list[str]) -> None:
