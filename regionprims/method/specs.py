@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 from regionprims.method.regions import Layout
-from regionprims.method.settings_table import Widget, check, setting
+from regionprims.method.settings_meta import Widget, check, setting
 
 MaskKind = Literal["spatial", "channel"]
 
