@@ -92,12 +92,16 @@ def test_plugin_is_listed_under_its_name_and_the_url_keeps_the_name(plugin_env):
     assert fresh.query_params["model"] == "test-dcgan"          # ... is rewritten to the name
 
 
-def test_a_plugin_name_in_a_url_loads_nothing_unlisted(tmp_path, monkeypatch):
+def test_a_plugin_name_in_a_url_loads_nothing_unlisted(monkeypatch):
     monkeypatch.delenv("REGIONPRIMS_MODELS", raising=False)
     registry.clear_loaded()
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"model": "test-dcgan"})
-    at.run()
-    assert not at.exception, at.exception
-    assert at.selectbox(key="model").value == "demo"
-    registry.clear_loaded()
+    jobs.reset_registry()
+    try:
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params.update({"model": "test-dcgan"})
+        at.run()
+        assert not at.exception, at.exception
+        assert at.selectbox(key="model").value == "demo"
+    finally:
+        jobs.reset_registry()                   # stop the worker threads the run started
+        registry.clear_loaded()
