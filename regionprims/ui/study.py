@@ -18,7 +18,7 @@ from regionprims.study.plan import StudyPlan, plan_from_mapping
 from regionprims.study.report import study_report
 from regionprims.ui import state, study_charts
 from regionprims.ui.state import Current
-from regionprims.models.registry import class_names
+from regionprims.models.registry import class_names, shown_name
 from regionprims.pictures import png_bytes, upscale
 from regionprims.ui.urlstate import AppState
 from regionprims.validation import printable
@@ -220,7 +220,7 @@ def start_panel(cur: Current) -> None:
         elif job is not None and job.state == jobs.CANCELLED:
             st.info("The study was cancelled; its finished images stay in the cache (a rerun skips them).")
         st.caption(f"Model, layout, players, truncation, split and optimisation settings come from the sidebar "
-                   f"({cur.app.model}, {cur.app.layout}). Runs on Ray on this machine, in the background.")
+                   f"({shown_name(cur.app.model)}, {cur.app.layout}). Runs on Ray on this machine, in the background.")
         names = class_names(cur.app.model)
         st.multiselect("Classes", names, key=CLASSES, default=list(names[:2]))
         st.text_input("Seeds", key=SEEDS, value="0-2", help="A list (0,3,7), a range (0-9), or both")
