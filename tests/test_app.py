@@ -274,12 +274,14 @@ def test_faithfulness_page():
         assert cards[name].value == "n/a"
     from regionprims.ui.faithfulness import _fmt
     assert cards["Residual ratio"].value == _fmt("residual_ratio", dec.metrics["residual_ratio"])
-    delta = str(cards["Residual ratio"].proto.delta)
-    assert _fmt("residual_ratio", dec.metrics["null_residual_ratio"]) in delta
     # a null's score that holds by construction is labelled so, never shown as a plain value
     made = dec.info["null"]["by_construction"]
-    assert ("null_residual_ratio" in made) == ("by construction" in delta.split("·")[0])
-    assert "at budget" in delta and "by construction" in delta.split("·")[1]
+    for label, key in (("Residual ratio", "residual_ratio"), ("Leakage, top 20", "leakage_top20")):
+        tight, budget = str(cards[label].proto.delta).split("·")
+        assert ("by construction" in tight) == ("null_" + key in made)
+        assert ("by construction" in budget) == ("budget_null_" + key in made)
+        if "null_" + key not in made:
+            assert _fmt(key, dec.metrics["null_" + key]) in tight
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert any("Sparsity" in t for t in titles) and any("Additivity" in t for t in titles)
     assert any("Leakage" in t for t in titles)

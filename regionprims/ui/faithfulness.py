@@ -22,20 +22,23 @@ NULL_HELP = "tight geometric null: u0(S) = f0 + m0_S ⊙ (f − f0), the players
 BUDGET_HELP = "budget-matched null: the same masks towards the method's u(N), so u0(N) = u(N)"
 
 
-def _shown(m: dict, absent: dict, made: dict, key: str) -> str:
-    """One score as shown: its value, 'n/a' when absent, marked when it holds by construction."""
+def _shown(m: dict, absent: dict, made: dict, key: str, short: bool = False) -> str:
+    """One score as shown: its value, 'n/a' when absent; one that holds by construction is
+    marked so (`short`: only the mark, its value says nothing about the method)."""
     if key in absent:
         return "n/a"
     if key not in m:
         return "—"
-    return _fmt(key, m[key]) + (" (by construction)" if key in made else "")
+    if key in made:
+        return "by construction" if short else f"{_fmt(key, m[key])} (by construction)"
+    return _fmt(key, m[key])
 
 
 def page(cur: Current) -> None:
     mx = resources.page_mixer(cur, "Faithfulness")
     if mx is None:
         return
-    _headline(mx.dec)
+    headline(mx.dec)
     _score_cards(mx.dec)
     _plots(mx)
     _ground_truth(mx.dec)
@@ -47,15 +50,16 @@ def page(cur: Current) -> None:
                  "info": mx.dec.info}, expanded=False)
 
 
-def _headline(dec) -> None:
-    """The verdict sentence and the beyond-geometry figures: what the method found that the grid
-    alone does not give."""
+def headline(dec, per_row: int = 3) -> None:
+    """The verdict sentence and the beyond-geometry figures (`per_row` cards a row): what the
+    method found that the grid alone does not give. The Explore page shows it too."""
     m = dec.metrics
     st.markdown(f"#### Beyond geometry\n{verdict(m)}")
     shown = [(k, v) for k, v in HEADLINE.items() if k in m]
-    cols = st.columns(max(1, len(shown)))
-    for col, (key, (label, definition)) in zip(cols, shown):
-        col.metric(label, _fmt(key, m[key]), border=True, help=definition + ".")
+    width = max(1, per_row)
+    for start in range(0, len(shown), width):
+        for col, (key, (label, definition)) in zip(st.columns(width), shown[start:start + width]):
+            col.metric(label, _fmt(key, m[key]), border=True, help=definition + ".")
     tol, codes = dec.spec.settings.baseline_tol, dec.info.get("baseline_codes")
     if "baseline_change" in m and tol > 0 and m["baseline_change"] > tol:
         st.warning(f"The baseline did not converge: it still moved {m['baseline_change']:.3f} between "
@@ -68,11 +72,11 @@ def _score_cards(dec) -> None:
     m, absent = dec.metrics, dec.info.get("absent_metrics", {})
     made = (dec.info.get("null") or {}).get("by_construction", {})
     cards = [x for x in M.METRICS if x.key in m or x.key in absent]
-    for start in range(0, len(cards), 4):
-        cols = st.columns(4)
-        for col, x in zip(cols, cards[start:start + 4]):
-            nulls = [_shown(m, absent, made, p + x.key) for p in (NULL_PREFIX, BUDGET_PREFIX)]
-            delta = None if nulls == ["—", "—"] else f"null {nulls[0]} · at budget {nulls[1]}"
+    for start in range(0, len(cards), 3):
+        cols = st.columns(3)
+        for col, x in zip(cols, cards[start:start + 3]):
+            nulls = [_shown(m, absent, made, p + x.key, short=True) for p in (NULL_PREFIX, BUDGET_PREFIX)]
+            delta = None if nulls == ["—", "—"] else f"null {nulls[0]} · budget {nulls[1]}"
             col.metric(x.label, _shown(m, absent, made, x.key), delta=delta, delta_color="off", border=True,
                        help=f"{x.definition}. Good is {x.good}." + (f" {absent[x.key]}." if x.key in absent else "")
                        + f" Below: the {NULL_HELP}; then the {BUDGET_HELP}.")
@@ -120,9 +124,10 @@ def _ground_truth(dec) -> None:
     st.subheader("Ground truth (demo generator)")
     if gt:
         st.caption("The demo generator's scenes are rendered from known objects in known regions; these scores "
-                   "compare the components with them, and the geometric null's components beside them.")
+                   "compare the components with them, and the two geometric nulls' components beside them.")
         st.table({"score": list(gt), "method": [_fmt(k, v) for k, v in gt.items()],
-                  "geometric null": [_fmt(k, m.get("null_" + k, float("nan"))) for k in gt],
+                  "tight null": [_fmt(k, m.get(NULL_PREFIX + k, float("nan"))) for k in gt],
+                  "budget null": [_fmt(k, m.get(BUDGET_PREFIX + k, float("nan"))) for k in gt],
                   "meaning": [GT_MEANING.get(k, ("", ""))[0] for k in gt],
                   "good is": [GT_MEANING.get(k, ("", ""))[1] for k in gt]})
         _benchmark(dec.spec.model_identity)
