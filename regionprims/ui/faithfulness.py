@@ -76,7 +76,8 @@ def _score_cards(dec) -> None:
         cols = st.columns(3)
         for col, x in zip(cols, cards[start:start + 3]):
             nulls = [_shown(m, absent, made, p + x.key, short=True) for p in (NULL_PREFIX, BUDGET_PREFIX)]
-            delta = None if nulls == ["—", "—"] else f"null {nulls[0]} · budget {nulls[1]}"
+            delta = (None if nulls == ["—", "—"] else "null and budget: by construction"
+                     if nulls == ["by construction"] * 2 else f"null {nulls[0]} · budget {nulls[1]}")
             col.metric(x.label, _shown(m, absent, made, x.key), delta=delta, delta_color="off", border=True,
                        help=f"{x.definition}. Good is {x.good}." + (f" {absent[x.key]}." if x.key in absent else "")
                        + f" Below: the {NULL_HELP}; then the {BUDGET_HELP}.")
