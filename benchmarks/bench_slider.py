@@ -11,7 +11,10 @@ Streamlit widget tree around it is not included (see docs/benchmarks.md).
 
 --while-decomposing measures again while another decomposition runs in a background thread of
 the same process (two users: one explores, one waits for a result), the explorer's worst case.
-The first run computes the decomposition (tens of seconds) into the cache; later runs reuse it.
+The transplant case measures again with a transplant active (the donor: the same class at seed +
+1, its strongest component): one tail pass renders the mix without and with it (the change inside
+vs outside T needs both), and a quarter of the changes move the transplant's weight.
+The first run computes the decompositions (tens of seconds each) into the cache; later runs reuse them.
 """
 from __future__ import annotations
 
@@ -57,19 +60,28 @@ def random_change(rng: random.Random, view, dec, top: list[int]):
     return preset(view, name, dec.n, dec.ranking, k=rng.randint(1, 40), region=rng.randrange(dec.n)), "preset"
 
 
-def measure(mixer, changes: int, seed: int) -> dict[str, list[float]]:
+def measure(mixer, changes: int, seed: int, transplant=None) -> dict[str, list[float]]:
+    """Server time of `changes` random changes; with `transplant` = (the donor's Δf_T, T's row), the
+    mix carries it and a quarter of the changes move its weight."""
+    from regionprims.mix import transplant as tp
     from regionprims.mix.state import ViewState
     from regionprims.pictures import mix_pngs
     rng = random.Random(seed)
     dec = mixer.dec
     lay = dec.spec.layout
     top = list(dec.ranking[:12])                   # the cards the page shows by default
-    view = ViewState()
+    view, weight = ViewState(), 1.0
     out: dict[str, list[float]] = {"total": [], "render": [], "png": []}
     for _ in range(changes):
-        view, _ = random_change(rng, view, dec, top)
+        if transplant is not None and rng.random() < 0.25:
+            weight = round(rng.uniform(-1, 2) / 0.05) * 0.05
+        else:
+            view, _ = random_change(rng, view, dec, top)
         t0 = time.perf_counter()
-        rendered = mixer.render(view)              # compose + tail + live metrics
+        if transplant is None:
+            rendered = mixer.render(view)          # compose + tail + live metrics
+        else:                                      # the same, the mix without and with the transplant
+            rendered = tp.render(mixer, view, transplant[0], weight, transplant[1])
         t1 = time.perf_counter()
         mix_pngs(rendered.rgb, rendered.diff, lay.rows, lay.cols)   # the mix and its difference as PNGs
         t2 = time.perf_counter()
@@ -129,9 +141,17 @@ def main(argv=None) -> int:
 
     res = measure(mixer, args.changes, seed=1)
     print(f"\n{args.changes} random changes (weights, on/off, solo, residual, presets) on the top-12 cards:")
-    print(summary("one change (server work)", res["total"]))
-    print(summary("  compose+tail+metrics", res["render"]))
-    print(summary("  2 PNGs (mix, difference)", res["png"]))
+    report(res)
+
+    donor_spec = pipeline.make_spec(gen, args.class_, args.seed + 1, layout=args.layout, settings=settings)
+    t = time.perf_counter()
+    donor, hit = pipeline.decompose(gen, donor_spec, cache=cache)
+    print(f"\ndonor (seed {args.seed + 1}): {'cached' if hit else 'computed'} in {time.perf_counter() - t:.1f} s")
+    row = donor.ranking[0]
+    res_t = measure(mixer, args.changes, seed=3, transplant=(donor.components[row].clone(), row))
+    print(f"the same with a transplant active (the donor's strongest component, row {row}; a quarter of the "
+          "changes move its weight):")
+    report(res_t)
 
     if args.while_decomposing:
         other = pipeline.make_spec(gen, args.class_, args.seed + 1, layout=args.layout, settings=settings)
@@ -151,10 +171,14 @@ def main(argv=None) -> int:
         stop.set()
         thread.join(timeout=60)
         print("\nthe same while another decomposition runs in a background thread:")
-        print(summary("one change (server work)", res2["total"]))
-        print(summary("  compose+tail+metrics", res2["render"]))
-        print(summary("  2 PNGs (mix, difference)", res2["png"]))
+        report(res2)
     return 0
+
+
+def report(res: dict[str, list[float]]) -> None:
+    print(summary("one change (server work)", res["total"]))
+    print(summary("  compose+tail+metrics", res["render"]))
+    print(summary("  2 PNGs (mix, difference)", res["png"]))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The words on every export, read from the decomposition (nothing typed in): the title line,
 the four-line provenance caption (model and identity, image, players, settings and version, the
-metrics of `metrics.CAPTION_METRICS`), and a safe file name."""
+metrics of `metrics.CAPTION_METRICS`; a fifth line only when a transplant is in the mix), and a
+safe file name."""
 from __future__ import annotations
 
 import re
@@ -9,8 +10,11 @@ from pathlib import PurePath
 
 from regionprims import __version__
 from regionprims.method.decomposition import Decomposition
+from regionprims.keys import decomposition_key
 from regionprims.method.beyond import HEADLINE
 from regionprims.method.metrics import CAPTION_METRICS, format_metric
+from regionprims.method.regions import subset_label
+from regionprims.method.specs import DecompositionSpec
 
 
 def _class_name(dec: Decomposition) -> str:
@@ -52,10 +56,20 @@ def caption_metrics(dec: Decomposition) -> list[str]:
     return out
 
 
-def provenance_caption(dec: Decomposition, width: int = 190) -> str:
+def transplant_line(donor: DecompositionSpec, class_name: str | None, row: int, weight: float) -> str:
+    """The caption line of a transplant: which component of which decomposition was added to the
+    mix, with what weight (read from the donor's spec; its decomposition key, never a path)."""
+    name = class_name or f"class {donor.class_id}"
+    return (f"Transplant: + {weight:g} × Δf_{subset_label(row, donor.layout.players)} of the {donor.model} "
+            f"decomposition of class {donor.class_id} “{name}”, seed {donor.seed}, truncation {donor.truncation:g} "
+            f"(key {decomposition_key(donor).rsplit('/', 1)[-1]}) added to the current mix")
+
+
+def provenance_caption(dec: Decomposition, width: int = 190, transplant: str | None = None) -> str:
     """Four lines (wrapped at `width` characters) saying exactly what the export shows: model and
     identity, the image, the players, the settings that change the result and the regionprims
-    version, and the metrics that matter. All read from the decomposition, nothing typed in."""
+    version, and the metrics that matter; a fifth, `transplant` (transplant_line), only when one is
+    in the mix. All read from the decomposition (and the donor's), nothing typed in."""
     spec, s, lay = dec.spec, dec.spec.settings, dec.spec.layout
     metrics = caption_metrics(dec)
     lines = [
@@ -68,7 +82,7 @@ def provenance_caption(dec: Decomposition, width: int = 190) -> str:
         "Metrics (beyond = against the tight geometric null: the players' masks pooled onto the feature grid, "
         "no optimisation; null = that null's score): "
         + (" · ".join(metrics) if metrics else "none recorded in this decomposition"),
-    ]
+    ] + ([transplant] if transplant else [])
     return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
 
 

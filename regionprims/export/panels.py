@@ -184,12 +184,14 @@ def _label_size(texts: Sequence[str], width_in: float, base: float) -> float:
 
 def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequence[float] | None = None,
                     residual_weight: float = 1.0, top_k: int = 6, *, title: bool = True,
-                    caption: bool = True) -> "Figure":
+                    caption: bool = True, added: Tensor | None = None, note: str | None = None) -> "Figure":
     """The slide-ready 16:9 panel: original x, baseline tail(f0), the composite for `weights`,
     |composite - x|; below, the top_k components' isolated regional patterns with their region
     sets outlined, rank, subset label and share of the total strength; a provenance caption.
     `title`/`caption` False leave those out (the PowerPoint slide carries them as text boxes;
-    the figure is then shorter). Returns a matplotlib Figure that is not registered with pyplot
+    the figure is then shorter). `added` is a feature added to the composite beyond its
+    components (a transplant: w_t · Δf_T of a donor) and `note` its caption line (caption.transplant_line).
+    Returns a matplotlib Figure that is not registered with pyplot
     (nothing global to close; safe to build from several threads)."""
     _mpl()
     from matplotlib.figure import Figure
@@ -204,6 +206,8 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     x = dec.image.cpu()
     height, width = x.shape[-2:]
     composite_f = compose_feature(dec.baseline, dec.components, dec.residual, w, residual_weight)
+    if added is not None:
+        composite_f = composite_f + added.to(composite_f.dtype)
     rows = dec.ranking[:min(top_k, len(dec.ranking))]
     rendered = render_features(gen, ctx, torch.stack([dec.baseline, composite_f]))
     base_img, comp_img = rendered[0], rendered[1]
@@ -218,7 +222,7 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     # --- layout, in inches
     W, margin = SLIDE_INCHES[0], 0.3
     title_h = 0.55 if title else 0.0
-    cap_h = 0.86 if caption else 0.0
+    cap_h = (0.86 + (0.17 if note else 0.0)) if caption else 0.0
     cbar = 0.08 + 0.12 + 0.62                                    # gap, bar, tick labels + label
     gap1 = 0.35
     s1 = min((W - 2 * margin - 3 * gap1 - cbar) / 4, 2.75 / aspect)  # width of a top image
@@ -242,7 +246,8 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
     f0_codes = dec.spec.settings.baseline_codes
     titles = ["original x = tail(f)\nplayers numbered",
               f"baseline tail(f0)\nf0 = mean feature of {f0_codes} codes",
-              f"current composite\n{_weights_phrase(w, residual_weight, len(dec.ranking))}",
+              f"current composite\n{_weights_phrase(w, residual_weight, len(dec.ranking))}"
+              + (" + transplant" if added is not None else ""),
               "|composite − x|\n" + ("identical on the players" if comp_psnr >= 100.0
                                        else f"PSNR on players {comp_psnr:.1f} dB")]
     fs1 = _label_size(titles, s1 + gap1 * 0.8, 10.5)
@@ -287,30 +292,32 @@ def overview_figure(gen: SplitGenerator, dec: Decomposition, weights: Tensor | S
         cb2.set_label("Δ luminance (0–1 scale)", fontsize=7.5)
 
     if caption:
-        sheet.text(margin, H - cap_h + 0.1, provenance_caption(dec), fontsize=7.8, va="top", ha="left",
+        sheet.text(margin, H - cap_h + 0.1, provenance_caption(dec, transplant=note), fontsize=7.8, va="top", ha="left",
                    color="0.15", linespacing=1.5)
     return fig
 
 
 def panel_bytes(gen: SplitGenerator, dec: Decomposition, fmt: PanelFormat,
                 weights: Tensor | Sequence[float] | None = None, residual_weight: float = 1.0, top_k: int = 6,
-                dpi: int = 150) -> bytes:
-    """The overview panel as PNG, SVG or PDF bytes (text stays editable in SVG and PDF)."""
+                dpi: int = 150, added: Tensor | None = None, note: str | None = None) -> bytes:
+    """The overview panel as PNG, SVG or PDF bytes (text stays editable in SVG and PDF); `added` and
+    `note`: a transplant in the mix and its caption line (overview_figure)."""
     fmt = str(fmt).lower()
     if fmt not in PANEL_FORMATS:
         raise UserError(f"panel format must be one of {', '.join(PANEL_FORMATS)}, got '{fmt}'")
-    fig = overview_figure(gen, dec, weights, residual_weight, top_k)
-    return figure_bytes(fig, fmt, dpi, dec)
+    fig = overview_figure(gen, dec, weights, residual_weight, top_k, added=added, note=note)
+    return figure_bytes(fig, fmt, dpi, dec, note)
 
 
-def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition) -> bytes:
-    """A figure as PNG/SVG/PDF bytes carrying the title line and the provenance caption as metadata."""
+def figure_bytes(fig: "Figure", fmt: str, dpi: int, dec: Decomposition, note: str | None = None) -> bytes:
+    """A figure as PNG/SVG/PDF bytes carrying the title line and the provenance caption (with the
+    transplant's line `note`, when given) as metadata."""
     import matplotlib
     buf = io.BytesIO()
-    meta = {"png": {"Title": title_line(dec), "Software": f"regionprims {__version__}",
-                    "Description": provenance_caption(dec)},
-            "svg": {"Title": title_line(dec), "Description": provenance_caption(dec)},
-            "pdf": {"Title": title_line(dec), "Subject": provenance_caption(dec),
+    cap = provenance_caption(dec, transplant=note)
+    meta = {"png": {"Title": title_line(dec), "Software": f"regionprims {__version__}", "Description": cap},
+            "svg": {"Title": title_line(dec), "Description": cap},
+            "pdf": {"Title": title_line(dec), "Subject": cap,
                     "Creator": f"regionprims {__version__}"}}[fmt]
     try:
         with matplotlib.rc_context({"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none",

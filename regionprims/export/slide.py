@@ -16,18 +16,21 @@ from regionprims.models.base import SplitGenerator
 
 
 def panel_pptx(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequence[float] | None = None,
-               residual_weight: float = 1.0, top_k: int = 6) -> bytes:
+               residual_weight: float = 1.0, top_k: int = 6, added: Tensor | None = None,
+               note: str | None = None) -> bytes:
     """One 16:9 slide: the title and the provenance caption as editable text boxes, the panel
-    (without its own title and caption) as a PNG picture between them."""
+    (without its own title and caption) as a PNG picture between them. `added` and `note`: a
+    transplant in the mix and its caption line (panels.overview_figure)."""
     try:
         from pptx import Presentation
         from pptx.enum.text import MSO_AUTO_SIZE
         from pptx.util import Emu, Inches, Pt
     except ImportError:
         raise UserError("PowerPoint export needs python-pptx: pip install 'regionprims[export]'") from None
-    fig = overview_figure(gen, dec, weights, residual_weight, top_k, title=False, caption=False)
+    fig = overview_figure(gen, dec, weights, residual_weight, top_k, title=False, caption=False, added=added)
     fig_w, fig_h = fig.get_size_inches()
-    png = figure_bytes(fig, "png", 200, dec)
+    png = figure_bytes(fig, "png", 200, dec, note)
+    caption = provenance_caption(dec, width=10_000, transplant=note)
 
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(SLIDE_INCHES[0]), Inches(SLIDE_INCHES[1])
@@ -53,13 +56,13 @@ def panel_pptx(gen: SplitGenerator, dec: Decomposition, weights: Tensor | Sequen
     cap.name = "Provenance"
     cap.text_frame.word_wrap = True
     cap.text_frame.auto_size = MSO_AUTO_SIZE.TEXT_TO_FIT_SHAPE
-    for i, line in enumerate(provenance_caption(dec, width=10_000).splitlines()):   # PowerPoint wraps
+    for i, line in enumerate(caption.splitlines()):   # PowerPoint wraps
         p = cap.text_frame.paragraphs[0] if i == 0 else cap.text_frame.add_paragraph()
         p.text = line
         p.font.size = Pt(8)
     props = prs.core_properties
     props.title, props.subject = title_line(dec), "regionprims decomposition overview"
-    props.comments = provenance_caption(dec).replace("\n", " | ")[:255]   # the core property's limit
+    props.comments = caption.replace("\n", " | ")[:255]   # the core property's limit
     buf = io.BytesIO()
     prs.save(buf)
     return buf.getvalue()

@@ -5,6 +5,7 @@ state      ViewState: a weight per component, which are muted or soloed, the res
 presets    all, none, top-k, only region i, everything but region i
 weights    the one grammar of a component-weight list ('ROW:W,...'; `export --weights`, the URL's w=)
 mixer      Mixer: a decomposition prepared for live use (render a view, its live metrics, analyses)
+transplant a donor decomposition's component added to the mix with a weight (TransplantRef, render)
 
 May import `method`, `models.base`, `errors`, `progress` and `validation`; never the orchestration,
 the store, a front end (cli, export, ui), `pictures` or Streamlit. `method` and `models` never

@@ -171,6 +171,10 @@ class ResultCache:
                     continue
         return out
 
+    def entry_paths(self) -> list[str]:
+        """The paths of the entry files (regular files only), for listing what the cache holds."""
+        return [e.path for e in self._files()]
+
     def _files(self) -> list[os.DirEntry]:
         """The entry files: regular files only (links, folders and FIFOs are not entries)."""
         try:

@@ -147,6 +147,24 @@ def _legacy(where: str, verify: bool) -> None:
     print(f"warning: {text}", file=sys.stderr)
 
 
+def spec_of(meta: dict, where: str) -> DecompositionSpec:
+    """The spec that a file's checked metadata describes (its layout and settings checked again)."""
+    return DecompositionSpec(model=meta["model"], model_identity=meta["model_identity"], class_id=meta["class_id"],
+                             seed=meta["seed"], truncation=float(meta["truncation"]), split=meta["split"],
+                             layout=meta_layout(meta, where), settings=meta_settings(meta, where),
+                             rank_by=meta.get("rank_by", "norm"), precision=meta.get("precision", "fp32"))
+
+
+def peek(data: bytes, where: str = "the file") -> tuple[DecompositionSpec, dict, dict[str, list[int]]]:
+    """(spec, metadata, tensor shapes) from a file's leading bytes: its header alone (8 bytes of
+    length and the JSON), the tensors neither read nor verified. For listing what a folder or a
+    cache holds; a file is checked in full only by from_bytes."""
+    meta = _header(data, where)
+    header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
+    shapes = {k: v.get("shape") for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)}
+    return spec_of(meta, where), meta, shapes
+
+
 def from_bytes(data: bytes, where: str = "the file", verify: bool = False) -> Decomposition:
     """A Decomposition from file bytes, every field and tensor checked (store.filecheck). A
     version-1 file (header unverified) is read with a warning, or refused with `verify`."""
@@ -166,12 +184,8 @@ def from_bytes(data: bytes, where: str = "the file", verify: bool = False) -> De
         _legacy(where, verify)
     elif _digest(tensors, meta) != meta["sha256"]:
         raise UserError(f"{where} was modified after it was written (checksum mismatch)")
-    layout = meta_layout(meta, where)
-    check_tensors(tensors, layout, where)
-    spec = DecompositionSpec(model=meta["model"], model_identity=meta["model_identity"], class_id=meta["class_id"],
-                             seed=meta["seed"], truncation=float(meta["truncation"]), split=meta["split"],
-                             layout=layout, settings=meta_settings(meta, where),
-                             rank_by=meta.get("rank_by", "norm"), precision=meta.get("precision", "fp32"))
+    spec = spec_of(meta, where)
+    check_tensors(tensors, spec.layout, where)
     return Decomposition(spec=spec, z=tensors["z"], image=tensors["image"], feature=tensors["feature"],
                          baseline=tensors["baseline"], subsets=tensors["subsets"], minimal=tensors["minimal"],
                          components=tensors["components"], residual=tensors["residual"],

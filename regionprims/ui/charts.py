@@ -41,6 +41,18 @@ def buildup_curve(b, k: int | None = None, full: float | None = None) -> go.Figu
                    "PSNR on players (dB)")
 
 
+def buildup_versus(ks: Sequence[int], method: Sequence[float], null: Sequence[float], height: int = 440) -> go.Figure:
+    """The build-ups of the method and of its tight geometric null on one chart: players' PSNR
+    against the number of components added, each in its own rank order."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(ks), y=list(method), mode="lines+markers", name="method",
+                             line=dict(color=ACCENT, width=3)))
+    fig.add_trace(go.Scatter(x=list(ks), y=list(null), mode="lines+markers", name="geometric null",
+                             line=dict(color="#1c7ed6", width=2.5, dash="dash")))
+    return _layout(fig, "Build-up: method vs geometric null", "k (components added, each in its rank order)",
+                   "PSNR on players (dB)", height=height)
+
+
 def sparsity_curve(shares: Sequence[float], top: int = 20) -> go.Figure:
     k = np.arange(1, len(shares) + 1)
     fig = go.Figure(go.Scatter(x=k, y=shares, mode="lines", name="cumulative share of ||Δf_S||",

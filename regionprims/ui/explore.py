@@ -1,6 +1,7 @@
-"""The Explore page: players on the grid, then original | baseline | current mix | difference,
-the ranked components with their mixer controls (in a fragment, so a slider reruns only
-the image area), presets, live metrics, and the build-up."""
+"""The Explore page: players on the grid, the method-vs-null view (ui.null_view: the Geometric null
+toggle, the beyond-geometry figures), then original | baseline | current mix | difference, the
+transplant panel (ui.transplant), the ranked components with their mixer controls (in a fragment,
+so a slider reruns only the image area), presets, live metrics, and the build-up."""
 from __future__ import annotations
 
 import streamlit as st
@@ -10,7 +11,7 @@ from regionprims.method.render import to_rgb
 from regionprims.mix.presets import preset
 from regionprims.mix.state import R_MAX, R_MIN, W_MAX, W_MIN
 from regionprims.pictures import DIFF_VMAX, grid_overlay, mix_pngs, png_bytes, scale_for, upscale
-from regionprims.ui import charts, resources, state
+from regionprims.ui import charts, null_view, resources, state, transplant
 from regionprims.ui.mixer_pictures import card_png, still_png
 from regionprims.ui.players import players_picker
 from regionprims.ui.state import Current
@@ -58,7 +59,10 @@ def _apply_preset(name: str, n: int, ranking: list[int]) -> None:
 def _mixer(cur: Current):
     """The prepared mixer of a fragment's selection (fragments hold Current.light); None, with
     the no-result note, when the decomposition is nowhere any more."""
-    mx = resources.mixer(cur.key, cur.gen, cur.dec, cur.spec)
+    if null_view.is_null(cur.key):
+        mx = null_view.mixer(cur)
+    else:
+        mx = resources.mixer(cur.key, cur.gen, cur.dec, cur.spec)
     if mx is None:
         state.no_result_note(cur)
     return mx
@@ -87,7 +91,8 @@ def mix_view(cur: Current) -> None:
     mx = _mixer(cur)
     if mx is None:
         return
-    mix_png, diff_png, m = _mix_pictures(mx, cur.key, state.view())
+    view = state.view()
+    mix_png, diff_png, m = transplant.mix_pictures(mx, cur, view) or _mix_pictures(mx, cur.key, view)
     cols = st.container(key="px_view").columns(4, gap="small")
     cols[0].image(still_png(mx, cur.key, "original"), caption="original x = tail(f)", width="stretch", output_format="PNG")
     cols[1].image(still_png(mx, cur.key, "baseline"), caption="baseline tail(f0)", width="stretch", output_format="PNG")
@@ -104,6 +109,7 @@ def mix_view(cur: Current) -> None:
     mc[4].metric("Additivity error", f"{m['additivity_error']:.3f}",
                  help="Mean over T of ||f0 + Σ_{S∩T≠∅} w_S Δf_S − u(T)|| / ||u(T) − f0|| for the "
                       "current weights (0 with every component at weight 1).")
+    transplant.show_change(m, mx.dec.spec.layout.players)
     state.sync_url()
 
 
@@ -151,8 +157,11 @@ def mix_controls(cur: Current) -> None:
                 _component_controls(mx, cur.key, view, rank, row, total)
 
 
-def mixer(cur: Current) -> None:
+def mixer(cur: Current, plain: Current | None = None) -> None:
+    """The mix, the transplant panel and the controls; `cur` marked when the null is shown
+    (null_view.selection), `plain` the method's selection (the transplant's)."""
     mix_view(cur)
+    transplant.section(plain or cur, MIX_VIEW)
     mix_controls(cur)
 
 
@@ -221,9 +230,11 @@ def page(cur: Current) -> None:
         return
     if _mixer(cur) is None:
         return
-    light = cur.light()                     # what the fragments keep between their reruns
+    null_view.panel(cur)                    # the toggle, the beyond-geometry figures, method vs null
+    transplant.prepare(cur)
+    light = null_view.selection(cur.light())    # what the fragments keep between their reruns
     tab_mix, tab_build = st.tabs(["Mixer", "Build-up"])
     with tab_mix:
-        mixer(light)
+        mixer(light, cur.light())
     with tab_build:
         buildup(light)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from regionprims import export as ex
-from regionprims.ui import resources, state
+from regionprims.ui import resources, state, transplant
 from regionprims.ui.state import Current
 
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
@@ -21,19 +21,21 @@ def page(cur: Current) -> None:
     view = state.view()
     weights = view.effective(dec.components.shape[0])
     residual = view.residual
+    added, note = transplant.export_extra(cur) or (None, None)      # a transplant in the mix: its line
     c1, c2 = st.columns([1, 3])
     top_k = c1.slider("components on the panel", 1, min(12, len(dec.ranking)), value=min(6, len(dec.ranking)),
                       key="export_top")
     c2.markdown("The panel shows the original, the baseline, the **current mix** from the Explore page "
                 "(its weights) and the strongest components with their regions, with a provenance caption.")
     try:
-        caption = ex.provenance_caption(dec)
+        caption = ex.provenance_caption(dec, transplant=note)
     except Exception as exc:  # noqa: BLE001
         caption = f"(no caption: {exc})"
-    store, entry = resources.session_store(), ("panel", key, tuple(weights.tolist()), residual, top_k)
+    store, entry = resources.session_store(), ("panel", key, tuple(weights.tolist()), residual, top_k, note)
     try:
         preview = store.get(entry) or store.put(entry, ex.panel_bytes(gen, dec, "png", weights=weights,
-                                                                      residual_weight=residual, top_k=top_k))
+                                                                      residual_weight=residual, top_k=top_k,
+                                                                      added=added, note=note))
     except Exception as exc:  # noqa: BLE001 - show one line, never a traceback
         st.error(f"cannot build the panel: {exc}")
         return
@@ -47,7 +49,8 @@ def page(cur: Current) -> None:
         return found
 
     def panel(fmt: str):
-        return lambda: ex.panel_bytes(gen, the_dec(), fmt, weights=weights, residual_weight=residual, top_k=top_k)
+        return lambda: ex.panel_bytes(gen, the_dec(), fmt, weights=weights, residual_weight=residual, top_k=top_k,
+                                      added=added, note=note)
 
     cols = st.columns(3)
     buttons = [
@@ -55,7 +58,8 @@ def page(cur: Current) -> None:
         ("Panel (SVG)", "svg", panel("svg")),
         ("Panel (PDF)", "pdf", panel("pdf")),
         ("Slide (PowerPoint)", "pptx",
-         lambda: ex.panel_pptx(gen, the_dec(), weights=weights, residual_weight=residual, top_k=top_k)),
+         lambda: ex.panel_pptx(gen, the_dec(), weights=weights, residual_weight=residual, top_k=top_k,
+                               added=added, note=note)),
         ("Decomposition file", "safetensors", lambda: ex.decomposition_bytes(the_dec())),
         ("Build-up (GIF)", "gif", lambda: ex.buildup_gif(gen, the_dec(), k_max=20)),
     ]

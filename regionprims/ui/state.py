@@ -13,6 +13,7 @@ from regionprims.method import settings_table
 from regionprims.method.specs import OptimSettings
 from regionprims.mix.state import ViewState
 from regionprims.models.registry import model_defaults
+from regionprims.ui import urlcompare
 from regionprims.ui.urlstate import AppState, decode_state, encode_state
 
 # widget keys (the sidebar's widgets live on every page, so their values persist); a setting's is
@@ -27,6 +28,8 @@ AUTO_STARTED = "auto_started"
 URL_WAITS = "url_waits_for"    # (key, cost text) of a link's decomposition that waits for a click
 BUSY = "busy"                  # the job queue's "busy" message of the last start
 CONFIRM = "confirm_for"        # decomposition key whose long expected time awaits a confirmation
+NULL = "null_mode"             # the mixer shows the geometric null (the toggle; URL null=1)
+TRANSPLANT = "transplant"      # the active mix.transplant.TransplantRef, or None (URL tp=)
 OWNER = "owner"
 CURRENT = "current"
 PENDING = "<from-url>"
@@ -77,7 +80,9 @@ def init() -> None:
         return
     params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
     app, errors = decode_state(params)
+    compare = urlcompare.decode(params, app.n_players(), errors)
     ss[URL_ERRORS] = errors
+    ss[NULL], ss[TRANSPLANT] = compare["null"], compare["transplant"]
     ss[FROM_URL] = any(k not in ("embed", "embed_options") for k in params)
     load(app)
     ss[OWNER] = uuid.uuid4().hex
@@ -147,7 +152,8 @@ def adopt_view(key: str | None) -> None:
 
 def sync_url() -> None:
     """Write the state into the URL (only values that differ from the defaults)."""
-    wanted = encode_state(app_state())
+    ss = st.session_state
+    wanted = {**encode_state(app_state()), **urlcompare.encode(bool(ss.get(NULL)), ss.get(TRANSPLANT))}
     have = {k: st.query_params.get(k) for k in st.query_params.keys() if k not in ("embed", "embed_options")}
     if have != wanted:
         for k in list(have):

@@ -20,6 +20,8 @@ from regionprims.method.regions import PAPER_PLAYERS, parse_layout, parse_player
 from regionprims.method.specs import OptimSettings
 from regionprims.models.classes import resolve_class
 from regionprims.models.registry import class_names, model_defaults, model_names, named_plugin, shown_name
+from regionprims.ui.urlcompare import PARAMS as COMPARE_PARAMS
+from regionprims.ui.urlcompare import one as _one
 from regionprims.validation import MAX_DIGITS, MAX_SEED, short
 
 # the sidebar widgets' ranges: a URL value outside them is clamped into them (with a message); the
@@ -64,7 +66,7 @@ class AppState:
         return lay.n if lay.players else PAPER_PLAYERS
 
 
-PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "w", "off", "solo", "r")   # and url_keys()
+PARAMS = ("model", "cls", "seed", "trunc", "split", "layout", "players", "w", "off", "solo", "r") + COMPARE_PARAMS
 _IGNORED = ("embed", "embed_options")
 
 
@@ -154,13 +156,6 @@ def encode_state(state: AppState) -> dict[str, str]:
     if v.residual != 1.0:
         out["r"] = _fmt_num(v.residual)
     return out
-
-
-def _one(params: Mapping, key: str) -> str | None:
-    value = params.get(key)
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else None
-    return None if value is None else str(value)
 
 
 def _shown(text: str) -> str:
