@@ -121,7 +121,8 @@ def test_shared_link_decomposes_and_mixer_updates_live():
     full(at)
     # build-up tab: a frame, a curve, a strip
     at.slider(key="buildup_k").set_value(2).run()
-    curve = plotly_specs(at)[0]
+    curve = next(s for s in plotly_specs(at)
+                 if s["layout"].get("title", {}).get("text", "").startswith("Build-up: PSNR on the players"))
     assert curve["data"][0]["x"][:3] == [0, 1, 2]
     assert not at.exception
 
