@@ -125,12 +125,12 @@ def test_every_page_on_the_default_image(page: Page, app_url: str):
     assert metric(page, "Components on") == "511 / 511"
     shot(page, "explore")
     page.get_by_role("tab", name="Build-up").click()
-    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart']:visible").first).to_be_visible()
     idle(page)
     shot(page, "buildup")
     page.get_by_role("link", name="Components").click()
     expect(page.get_by_role("button", name="Solo in mixer").first).to_be_visible()
-    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart']:visible").first).to_be_visible()
     idle(page)
     assert "/components" in page.url
     shot(page, "components")
