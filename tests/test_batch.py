@@ -147,7 +147,9 @@ def test_report_recomputed_from_the_files(study, tmp_path, capsys):
     assert report["metrics"]["overall"]["residual_ratio"]["std"] == pytest.approx(float(rr.std(unbiased=False)))
     # the printed tables carry the three transfer columns with the report's numbers
     assert "within class" in text and "across classes" in text and "chance" in text
+    assert "null, within" in text and "geometry control" in text
     asym = report["all"]["transfer"]["asym"]
+    assert report["all"]["transfer"]["asym"]["geometry"]["n"] == 12      # the within-class pairs
     assert f"{asym['within']['mean']:.3f} ± {asym['within']['std']:.3f}" in text
     assert f"{100 / 511:.3f}" in text
     for name in ("report.md", "transfer.png", "consistency.png", "metrics.png"):

@@ -150,4 +150,4 @@ def test_report_has_the_nulls_transfer_and_the_geometry_control():
     assert block["geometry"]["mean"] == pytest.approx(want) and want < 1.0
     from regionprims.study.tables import transfer_table
     text = "\n".join(transfer_table({**rep, "images": 2}))
-    assert "geometry control" in text and "null, within" in text and "Footnote: uniformly random" in text
+    assert "geometry control" in text and "null, within" in text and "Footnote, chance: uniformly random" in text

@@ -41,7 +41,7 @@ def transfer_table(report: dict) -> list[str]:
     chance = [f"{title.format(top=top, pool=pool)} {report['chance'][kind]['mean']:.3f} ± "
               f"{report['chance'][kind]['std']:.3f}" for kind, title in KINDS if report["transfer_defined"][kind]]
     if chance:
-        lines += ["", "Footnote: uniformly random rankings would give " + "; ".join(chance) + ". No local "
+        lines += ["", "Footnote, chance: uniformly random rankings would give " + "; ".join(chance) + ". No local "
                   "decomposition ranks at random: read the transfer against the null and the geometry control."]
     return lines
 
