@@ -1,7 +1,8 @@
 """Ground truth on the demo generator, method against the geometric null: decompose (class, seed)
 pairs with the default settings and print every gt_ score (docs/demo_model_card.md defines them)
-for the method and for the null side by side, the planted-interaction scores broken down by how
-far apart the interaction's cells are, the faithfulness metrics and the wall time.
+for the method and for the tight geometric null side by side (the budget-matched null's mean
+beside them), the planted-interaction scores broken down by how far apart the interaction's cells
+are, the faithfulness metrics, the beyond-geometry figures (method/beyond.py) and the wall time.
 
 usage: python benchmarks/bench_groundtruth.py --seeds 1,2,3,4,5 [--threads 2] [--device cpu] \
            [--json regionprims/data/groundtruth_benchmark.json]
@@ -20,12 +21,15 @@ from pathlib import Path
 import torch
 
 from regionprims import allocator
+from regionprims.method.beyond import nonzero_rows
+from regionprims.method.null import BUDGET_DEFINITION, BUDGET_PREFIX, DEFINITION, NULL_PREFIX
 from regionprims.method.render import pattern_energy, regional_patterns
 from regionprims.models.demo.groundtruth import (INTERACTION_KEYS, MARGIN, beats_null, gt_interaction_scores,
                                                  planted_regions)
 from regionprims.models.demo.planted import scene_interactions
 from regionprims.models.registry import load_generator
-from regionprims.pipeline import decompose, image_and_feature, make_spec, null_decomposition
+from regionprims.pipeline import decompose, image_and_feature, make_spec
+from regionprims.scoring import null_decomposition
 
 # good is: "high", "low" or "—" (a count or a description, no direction)
 GT_KEYS = {"gt_object_purity": "high", "gt_object_coverage": "high", "gt_region_agreement": "high",
@@ -35,6 +39,8 @@ GT_KEYS = {"gt_object_purity": "high", "gt_object_coverage": "high", "gt_region_
            "gt_interaction_singleton_share": "low", "gt_single_cell_multi_share": "low"}
 OTHER_KEYS = {"residual_ratio": "low", "fit_psnr": "high", "additivity_error_top20": "low",
               "leakage_top20": "low", "sparsity_top20": "high"}
+BEYOND_KEYS = ("beyond_strength", "beyond_top10", "joint_need", "beyond_buildup_db", "beyond_buildup_budget_db",
+               "baseline_change")
 PER_INTERACTION = ("gt_interaction_found", "gt_interaction_exact_share", "gt_interaction_joint_share",
                    "gt_interaction_singleton_share")
 
@@ -46,11 +52,13 @@ def adjacent(cells: frozenset[int], width: int = 3) -> bool:
 
 
 def per_interaction(gen, dec, null) -> list[tuple[str, str, dict, dict]]:
-    """(interaction, group, method scores, null scores) for every planted interaction of the scene."""
+    """(interaction, group, method scores, null scores) for every planted interaction of the scene
+    (the top 20 without empty components, as scoring.compute_metrics ranks them)."""
     _, _, _, ctx = image_and_feature(gen, dec.spec)
     scored = []
     for d in (dec, null):
-        top = d.ranking[:20]
+        nonzero = nonzero_rows(d.components)
+        top = [r for r in d.ranking[:20] if nonzero[r]]
         energy = pattern_energy(regional_patterns(gen, ctx, d.feature, d.baseline, d.components, top, "loo"))
         scored.append(list(zip(top, energy)))
     out = []
@@ -73,28 +81,52 @@ def _f(v: float | None) -> str:
 
 
 def compare(rows: list[dict], keys: dict[str, str]) -> dict[str, dict]:
-    """Per score: method and null means over the pairs where both are defined, and the tally of
-    pairs where the method is better / worse (by the score's direction)."""
+    """Per score: method and tight-null means over the pairs where both are defined, and the tally
+    of pairs where the method is better / worse (by the score's direction); `budget_null` is the
+    budget-matched null's mean over the pairs where it is defined (no tally). A score the tight
+    null never defines (absent by construction: on a grid aligned with the feature cells it has
+    only its single-player components) keeps the method's mean over its pairs, with null None."""
     out = {}
     for key, good in keys.items():
-        both = [(m[key], m["null_" + key]) for m in rows if key in m and "null_" + key in m]
+        both = [(m[key], m[NULL_PREFIX + key]) for m in rows if key in m and NULL_PREFIX + key in m]
         if not both:
+            own = [m[key] for m in rows if key in m]
+            if own:
+                out[key] = {"good": good, "method": _mean(own), "null": None, "better": 0, "worse": 0, "pairs": 0,
+                            "method_pairs": len(own),
+                            "budget_null": _mean([m[BUDGET_PREFIX + key] for m in rows if BUDGET_PREFIX + key in m])}
             continue
         sign = {"high": 1, "low": -1}.get(good, 0)
         out[key] = {"good": good, "method": _mean([a for a, _ in both]), "null": _mean([b for _, b in both]),
                     "better": sum(sign * (a - b) > 1e-9 for a, b in both),
-                    "worse": sum(sign * (a - b) < -1e-9 for a, b in both), "pairs": len(both)}
+                    "worse": sum(sign * (a - b) < -1e-9 for a, b in both), "pairs": len(both),
+                    "budget_null": _mean([m[BUDGET_PREFIX + key] for m in rows if BUDGET_PREFIX + key in m])}
+    return out
+
+
+def beyond_table(rows: list[dict]) -> dict[str, dict]:
+    """Mean, min and max over the pairs of each beyond-geometry figure (and the baseline change)."""
+    out = {}
+    for key in BEYOND_KEYS:
+        vals = [float(m[key]) for m in rows if isinstance(m.get(key), (int, float)) and m[key] == m[key]]
+        if vals:
+            out[key] = {"mean": statistics.fmean(vals), "min": min(vals), "max": max(vals), "pairs": len(vals)}
     return out
 
 
 def print_table(table: dict[str, dict]) -> None:
-    print("| score | good is | method | null | method − null | method better / worse / tied | pairs |")
-    print("|---|---|---:|---:|---:|---|---:|")
+    print("| score | good is | method | tight null | method − null | method better / worse / tied | pairs "
+          "| budget-matched null |")
+    print("|---|---|---:|---:|---:|---|---:|---:|")
     for key, r in table.items():
+        if r["null"] is None:
+            print(f"| `{key}` | {r['good']} | {_f(r['method'])} | absent | — | — (method on {r['method_pairs']} pairs) "
+                  f"| 0 | {_f(r['budget_null'])} |")
+            continue
         tally = (f"{r['better']} / {r['worse']} / {r['pairs'] - r['better'] - r['worse']}"
                  if r["good"] != "—" else "—")
         print(f"| `{key}` | {r['good']} | {_f(r['method'])} | {_f(r['null'])} | {r['method'] - r['null']:+.3f} | "
-              f"{tally} | {r['pairs']} |")
+              f"{tally} | {r['pairs']} | {_f(r['budget_null'])} |")
 
 
 def groups_table(inters: list) -> dict[str, dict]:
@@ -129,7 +161,7 @@ def main() -> None:
             dec, _ = decompose(gen, spec)
             seconds.append(time.perf_counter() - t)
             _, _, _, ctx = image_and_feature(gen, spec)
-            inters += per_interaction(gen, dec, null_decomposition(gen, ctx, dec))
+            inters += per_interaction(gen, dec, null_decomposition(gen, ctx, dec)[0])
             rows.append(dec.metrics)
             m = dec.metrics
             print(f"{class_name:8} seed {seed}: {seconds[-1]:5.1f} s  planted {m['gt_interactions_planted']:.0f}  "
@@ -140,6 +172,8 @@ def main() -> None:
                f"{torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"\n{len(rows)} (class, seed) pairs, seeds {args.seeds}, demo {gen.identity}, {machine}\n")
     gt, other, groups = compare(rows, GT_KEYS), compare(rows, OTHER_KEYS), groups_table(inters)
+    beyond = beyond_table(rows)
+    print(f"null: {DEFINITION}\nbudget-matched null: {BUDGET_DEFINITION}\n")
     print("Ground truth (means over the pairs where the score is defined for both):\n")
     print_table(gt)
     for key in INTERACTION_KEYS:
@@ -155,13 +189,18 @@ def main() -> None:
         cells = [f"{_f(r[k.replace('gt_interaction_', '')]['method'])} / {_f(r[k.replace('gt_interaction_', '')]['null'])}"
                  for k in PER_INTERACTION]
         print(f"| {group} | {r['interactions']} | " + " | ".join(cells) + " |")
-    print(f"\nseconds per decomposition (method + null + metrics): mean {statistics.fmean(seconds):.1f}, "
+    print("\nBeyond geometry (method/beyond.py; over the pairs):\n")
+    print("| figure | mean | min | max | pairs |\n|---|---:|---:|---:|---:|")
+    for key, r in beyond.items():
+        print(f"| `{key}` | {r['mean']:.4g} | {r['min']:.4g} | {r['max']:.4g} | {r['pairs']} |")
+    print(f"\nseconds per decomposition (method + both nulls + metrics): mean {statistics.fmean(seconds):.1f}, "
           f"max {max(seconds):.1f}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "identity": gen.identity, "pairs": len(rows), "seeds": args.seeds, "machine": machine,
             "command": "python benchmarks/bench_groundtruth.py " + " ".join(sys.argv[1:]),
-            "gt": gt, "metrics": other, "groups": groups,
+            "null": DEFINITION, "budget_null": BUDGET_DEFINITION,
+            "gt": gt, "metrics": other, "groups": groups, "beyond": beyond,
             "seconds_mean": statistics.fmean(seconds), "seconds_max": max(seconds)}, indent=1) + "\n")
 
 
