@@ -33,6 +33,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import sys
 import threading
 import time
@@ -42,11 +43,10 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from regionprims import allocator                                          # noqa: E402
-from regionprims.method.beyond import beyond_strength, nonzero_rows, recovered_masks  # noqa: E402
+from regionprims.method.beyond import ZERO_TOL, beyond_strength, recovered_masks  # noqa: E402
 from regionprims.method.interactions import or_interactions                # noqa: E402
 from regionprims.method.metrics import component_change                    # noqa: E402
 from regionprims.method.null import geometric_null, pooled_masks           # noqa: E402
-from regionprims.method.ranking import component_norms                     # noqa: E402
 from regionprims.method.regions import player_masks                        # noqa: E402
 from regionprims.method.specs import OptimSettings                         # noqa: E402
 from regionprims.models import registry                                    # noqa: E402
@@ -61,7 +61,8 @@ REACH_QUANTILE = 0.99
 
 
 def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {text}", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024          # the process's peak memory, MB
+    print(f"[{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f} peak {peak:.0f} MB] {text}", flush=True)
 
 
 def chebyshev_from(mask: torch.Tensor) -> torch.Tensor:
@@ -103,19 +104,26 @@ def reach(gen, spec) -> dict:
 
 
 @torch.no_grad()
-def singles_union_strength(dec) -> float:
+def singles_union_strength(dec, block: int = 16) -> float:
     """beyond_strength of the components the single players' masks alone give (m_S = max_{i∈S} m_i,
     no joint need). When it matches beyond_strength, what lies beyond the null's region sets is the
-    single players' masks reaching past their pooled cells and overlapping, not subsets needing more."""
-    masks, _ = recovered_masks(dec.minimal, dec.feature, dec.baseline)
-    union = torch.zeros_like(masks)
-    for k in range(1, masks.shape[0]):          # row k = row k without its lowest player, max that player
-        low = k & -k
-        union[k] = torch.maximum(union[k ^ low], masks[low])
-    del masks
-    components = or_interactions(dec.baseline + union * (dec.feature - dec.baseline))
-    null = or_interactions(geometric_null(dec.feature, dec.baseline, dec.player_masks, dec.subsets))
-    return beyond_strength(component_norms(components), nonzero_rows(null))
+    single players' masks reaching past their pooled cells and overlapping, not subsets needing more.
+    Computed `block` channels at a time (the squared norms add up), so that the 2^n stacks of a
+    large feature are never all in memory at once."""
+    n = int(dec.subsets.shape[1])
+    singles, _ = recovered_masks(dec.minimal[[1 << i for i in range(n)]], dec.feature, dec.baseline)
+    squares = torch.zeros(2, 2 ** n)                # rows: the singles' union, the tight null
+    for c in range(0, dec.feature.shape[0], block):
+        f, f0 = dec.feature[c:c + block], dec.baseline[c:c + block]
+        union = torch.zeros((2 ** n,) + tuple(f.shape))
+        for k in range(1, 2 ** n):                  # row k = row k without its lowest player, max that player
+            low = k & -k
+            union[k] = torch.maximum(union[k ^ low], singles[low.bit_length() - 1, c:c + block])
+        squares[0] += or_interactions(f0 + union * (f - f0)).flatten(1).pow(2).sum(1)
+        squares[1] += or_interactions(geometric_null(f, f0, dec.player_masks, dec.subsets)).flatten(1).pow(2).sum(1)
+    norms = squares.sqrt()
+    norms[:, 0] = 0.0
+    return beyond_strength(norms[0], norms[1] > ZERO_TOL * norms[1].max().clamp_min(1e-30))
 
 
 def printer(label: str, every: float = 30.0):
@@ -149,13 +157,20 @@ def timed_decompose(gen, spec, cache, label: str, cap: float):
     return dec, seconds, cpu, hit
 
 
+def settings(args, **changes) -> OptimSettings:
+    """The default settings, with --baseline-max-codes when given (to reuse a cache made with another cap)."""
+    if args.baseline_max_codes:
+        changes.setdefault("baseline_max_codes", args.baseline_max_codes)
+    return OptimSettings(**changes)
+
+
 def one_image(gen, split: str, mask: str, class_id: int, seed: int, cache, args, once: dict) -> dict:
     """Baseline (timed on its own the first time, then cached) and reach, both once per image and
     split (`once`), then the decomposition."""
-    spec = make_spec(gen, class_id, seed, split=split, settings=OptimSettings(mask=mask))
+    spec = make_spec(gen, class_id, seed, split=split, settings=settings(args, mask=mask))
     name = gen.class_names[class_id]
     earlier = args.earlier.get((gen.name, split, mask, name, seed), {})
-    base_hit = cache.get_bytes(baseline_key(spec)) is not None
+    base_hit = baseline_key(spec) in cache
     start = time.perf_counter()
     base = baseline(gen, spec, cache)
     if (class_id, seed) not in once:
@@ -234,7 +249,7 @@ def baseline_movement(gen, cache, args) -> list[dict]:
     out = []
     for class_id in classes:
         specs = {name: make_spec(gen, class_id, seed, settings=s)
-                 for name, s in (("default", OptimSettings()), ("fixed64", OptimSettings(baseline_tol=0.0)))}
+                 for name, s in (("default", settings(args)), ("fixed64", settings(args, baseline_tol=0.0)))}
         decs = {}
         for name, spec in specs.items():
             dec, seconds, _, _ = timed_decompose(gen, spec, cache, f"{gen.name} {name} {class_id}", args.cap)
@@ -267,9 +282,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--masks", default="spatial,channel")
     p.add_argument("--baseline-movement", action="store_true", help="also the 64-code vs converged baseline change")
     p.add_argument("--cache-dir", default="/tmp/regionprims-bench-splits")
+    p.add_argument("--cache-gb", type=float, default=64.0, help="the cache's size limit (a main.15 file is 1 GB)")
+    p.add_argument("--baselines-from", default=None, help="copy the cached baselines of this cache folder into "
+                   "--cache-dir first: the decompositions are then timed afresh with their baseline cached")
     p.add_argument("--slow", type=float, default=300.0, help="seconds for one decomposition that mark 'too slow'")
     p.add_argument("--cap", type=float, default=900.0, help="seconds after which one decomposition is cancelled")
     p.add_argument("--keep-going", action="store_true", help="run every image of a too-slow configuration too")
+    p.add_argument("--baseline-max-codes", type=int, default=0, help="the baseline's code cap (0: the default)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
     p.add_argument("--times-from", default=None, help="the --json of an earlier run on the same cache: its times "
@@ -277,6 +296,17 @@ def parse_args() -> argparse.Namespace:
     args = p.parse_args()
     args.earlier = earlier_rows(args.times_from)
     return args
+
+
+def copy_baselines(source: str, cache: ResultCache) -> int:
+    """Copy every baseline entry of the cache folder `source` into `cache`; the count copied."""
+    src, copied = ResultCache(source, size_limit=cache.size_limit), 0
+    for key in src.keys():
+        data = src.get_bytes(key) if "/baseline/" in key else None
+        if data is not None:
+            cache.set_bytes(key, data)
+            copied += 1
+    return copied
 
 
 def earlier_rows(path: str | None) -> dict:
@@ -292,7 +322,9 @@ def main() -> None:
     args = parse_args()
     allocator.tune()
     torch.set_num_threads(args.threads)
-    cache = ResultCache(args.cache_dir)
+    cache = ResultCache(args.cache_dir, size_limit=int(args.cache_gb * 2 ** 30))
+    if args.baselines_from:
+        say(f"{copy_baselines(args.baselines_from, cache)} baselines copied from {args.baselines_from}")
     say(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, cache {args.cache_dir}")
     configs, movement = [], []
     for model in args.models.split(","):
@@ -304,15 +336,22 @@ def main() -> None:
                 rows = run_configuration(gen, split, mask, cache, args, once)
                 shape = "×".join(str(d) for d in gen.feature_shape(split))
                 configs.append({"model": model, "split": split, "feature": shape, "mask": mask, "rows": rows})
+                save(args, configs, movement)
         if args.baseline_movement:
             movement += baseline_movement(gen, cache, args)
+            save(args, configs, movement)
     print("\n" + summary_tables(configs))
     if movement:
         print("\n" + movement_table(movement))
     say("done")
+
+
+def save(args, configs: list[dict], movement: list[dict]) -> None:
+    """Write --json after every configuration, so that a run stopped from outside leaves what it measured."""
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"args": {k: v for k, v in vars(args).items() if k != "earlier"}, "configs": configs, "movement": movement}, fh, indent=1)
+            json.dump({"args": {k: v for k, v in vars(args).items() if k != "earlier"}, "configs": configs,
+                       "movement": movement}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ class OptimSettings:
         0.02, "the baseline f0 doubles its codes while it moves more than this (relative) between M/2 and M codes; "
         "0 = exactly --baseline-codes codes (method/baseline.py)", label="baseline tolerance", between=(0, 1),
         flag="--baseline-tol")
-    baseline_max_codes: int = setting(8192, "the baseline f0 stops doubling at this many codes, converged or not",
+    baseline_max_codes: int = setting(32768, "the baseline f0 stops doubling at this many codes, converged or not",
                                       between=("baseline_codes", 1 << 20), flag="--baseline-max-codes")
     opt_seed: int = setting(0, "seed of anything random in the optimisation", label="optimisation seed",
                             between=(0, 2 ** 32 - 1))
