@@ -275,6 +275,19 @@ def test_baseline_grows_by_doubling_until_it_has_converged(tiny_gen):
     assert capped.codes == 16 and not capped.converged(1e-9)
     assert torch.allclose(capped.f0, means[16], atol=1e-5)
 
+@pytest.mark.parametrize("class_id", [0, 3])
+def test_the_default_baseline_converges_on_the_demo(class_id):
+    """At the default settings the demo's baseline stops by convergence, not at the cap (omniart-eyes
+    needs ~16384 codes: docs/method.md §2)."""
+    from regionprims.method.baseline import compute_baseline
+    from regionprims.method.specs import OptimSettings
+    from regionprims.models.registry import load_generator
+    gen, s = load_generator("demo"), OptimSettings()
+    got = compute_baseline(gen, class_id, gen.default_truncation, gen.default_split, s.baseline_codes,
+                           s.baseline_tol, s.baseline_max_codes)
+    assert got.change <= s.baseline_tol == 0.02 and got.codes < s.baseline_max_codes
+
+
 def test_recorded_metrics_are_the_table(dec):
     """metrics.METRICS is the one list of recorded metrics: every row is recorded, finite, and
     printed by the one formatter (PSNR in dB)."""
