@@ -96,7 +96,8 @@ def verdict(metrics: dict) -> str:
     strength, top10, need, gain = (float(metrics[k]) for k in keys)
     budget = metrics.get("beyond_buildup_budget_db")
     on_budget = f", {budget:+.2f} dB against the null at the method's budget" if isinstance(budget, float) else ""
-    tail = (f"; joint masks add {100 * need:.2f} % of the mask mass, and the top-{TOP_K} build-up is {gain:+.2f} dB "
+    share = f"{100 * need:.2f}" if 100 * need >= 0.01 or need == 0 else f"{100 * need:.1g}"   # 2e-5 is not "0.00"
+    tail = (f"; joint masks add {share} % of the mask mass, and the top-{TOP_K} build-up is {gain:+.2f} dB "
             f"against the null's{on_budget}.")
     if strength < GRID_STRENGTH and top10 <= GRID_TOP:
         return (f"The components are the grid pooled onto the feature map: {100 * (1 - strength):.1f} % of their "

@@ -12,6 +12,17 @@ def ms(s: dict | None, digits: int = 3) -> str:
     return "—" if not s else f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}"
 
 
+def num(x: float) -> str:
+    """A metric value: four decimals, or three significant digits below 1e-3 (joint_need is ~1e-5,
+    which four decimals would show as 0)."""
+    return f"{x:.2e}" if x and abs(x) < 1e-3 else f"{x:.4f}"
+
+
+def ms_metric(s: dict | None) -> str:
+    """'mean ± std' of a metric's stats dict (num), or '—' when undefined."""
+    return "—" if not s else f"{num(s['mean'])} ± {num(s['std'])}"
+
+
 def _row(cells) -> str:
     """One table row; names come from study records and files, so they are shown escaped."""
     return "| " + " | ".join(printable(c) for c in cells) + " |"
@@ -69,8 +80,8 @@ def metrics_table(report: dict) -> list[str]:
         if key.startswith(("null_", "budget_null_")):
             continue
         null, budget = overall.get("null_" + key), overall.get("budget_null_" + key)
-        lines.append(_row([key, s["n"], ms(s, 4), f"{s['median']:.4f}", f"{s['min']:.4f}", f"{s['max']:.4f}",
-                           ms(null, 4) if null else "—", ms(budget, 4) if budget else "—"]))
+        lines.append(_row([key, s["n"], ms_metric(s), num(s["median"]), num(s["min"]), num(s["max"]),
+                           ms_metric(null), ms_metric(budget)]))
     return lines
 
 
