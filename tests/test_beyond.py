@@ -137,6 +137,8 @@ def test_beyond_figures_recomputed_from_the_saved_tensors(tiny_gen, tmp_path):
      "the grid pooled onto the feature map"),
     ({"beyond_strength": 0.31, "beyond_top10": 0.3, "joint_need": 0.02, "beyond_buildup_db": 2.0},
      "31.0 % of the component strength lies beyond the grid"),
+    ({"beyond_strength": 0.02, "beyond_top10": 0.0, "joint_need": 1.98e-5, "beyond_buildup_db": -1.0},
+     "joint masks add 0.002 % of the mask mass"),
     ({}, "not recorded"),
 ])
 def test_verdict_says_what_the_figures_mean(metrics, phrase):

@@ -151,3 +151,11 @@ def test_report_has_the_nulls_transfer_and_the_geometry_control():
     from regionprims.study.tables import transfer_table
     text = "\n".join(transfer_table({**rep, "images": 2}))
     assert "geometry control" in text and "null, within" in text and "Footnote, chance: uniformly random" in text
+
+
+def test_metric_values_keep_their_digits():
+    """A share of 2e-5 (joint_need) is not printed as 0; ordinary values keep four decimals."""
+    from regionprims.study.tables import ms_metric, num
+    assert num(1.98e-5) == "1.98e-05" and num(0.0) == "0.0000" and num(0.123456) == "0.1235"
+    assert num(-4e-4) == "-4.00e-04" and num(44.5852) == "44.5852"
+    assert ms_metric({"mean": 1.69e-5, "std": 9.2e-6}) == "1.69e-05 ± 9.20e-06" and ms_metric(None) == "—"
