@@ -227,6 +227,9 @@ def refinement_batches(n: int, chunk: int, tie: str) -> list[int]:
     return [b.rows for b in refinement_schedule(n, settings, chunk)]
 
 
+NOT_SECONDS = ("chunk", "sample_steps", "skip_share_known", "baseline_codes")    # parts that are counts
+
+
 def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, float] | None = None,
                      baseline_codes: int | None = None) -> Estimate:
     """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost. The
@@ -251,8 +254,9 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, 
     codes = baseline_codes if baseline_codes is not None else predicted_codes(cost.head_spread, s)
     parts = {"baseline": (codes + 1) * cost.head_per_sample if codes else 0.0,
              **seconds, "renders": renders * cost.forward_per_sample,
-             "chunk": chunk, "sample_steps": round(passes), "skip_share_known": moving is not None}
-    total = sum(v for k, v in parts.items() if k not in ("chunk", "sample_steps", "skip_share_known"))
+             "chunk": chunk, "sample_steps": round(passes), "skip_share_known": moving is not None,
+             "baseline_codes": codes}
+    total = sum(v for k, v in parts.items() if k not in NOT_SECONDS)
     return Estimate(seconds=float(total), parts=parts, device=cost.device)
 
 
@@ -285,12 +289,16 @@ def known_moving(cache, identity: str, spec: DecompositionSpec) -> dict[str, flo
     return shares or None
 
 
-def known_estimate(gen: SplitGenerator, spec: DecompositionSpec) -> Estimate | None:
-    """The estimate if this process has already probed the spec's model, split and device;
-    None otherwise (never probes: for callers that must not compete with a running job)."""
+def known_estimate(gen: SplitGenerator, spec: DecompositionSpec, cache=None) -> Estimate | None:
+    """The estimate if this process has already probed the spec's model, split and device (with
+    what `cache` recorded, as `estimate`); None otherwise (never probes: for callers that must not
+    compete with a running job)."""
     with _LOCK:
         cost = _COSTS.get(cost_key(gen, spec.split))
-    return None if cost is None else estimate_seconds(spec, cost)
+    if cost is None:
+        return None
+    return estimate_seconds(spec, cost, known_moving(cache, gen.identity, spec),
+                            expected_baseline_codes(cache, gen.identity, spec))
 
 
 def predicted_codes(spread: float, s: OptimSettings) -> int:

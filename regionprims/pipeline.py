@@ -30,7 +30,7 @@ from regionprims.method.regions import (Layout, foreground_players, parse_layout
 from regionprims.method.render import render_features
 from regionprims.scoring import rank_components, score
 from regionprims.keys import baseline_key, decomposition_key  # noqa: F401 (decomposition_key re-exported)
-from regionprims.estimate import record_baseline_codes, record_moving
+from regionprims.estimate import known_estimate, record_baseline_codes, record_moving
 from regionprims.method.specs import DecompositionSpec, OptimSettings
 from regionprims.validation import MAX_SEED, split_index, validate_seed, validate_truncation  # noqa: F401 (MAX_SEED re-exported)
 
@@ -90,13 +90,14 @@ def image_and_feature(gen: SplitGenerator, spec: DecompositionSpec) -> tuple[tor
 
 
 def baseline(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None,
-             report: Reporter | None = None) -> Baseline:
-    """f0, grown until converged (method/baseline.py), cached per model/class/truncation/split/settings."""
+             report: Reporter | None = None, expected: int | None = None) -> Baseline:
+    """f0, grown until converged (method/baseline.py), cached per model/class/truncation/split/settings.
+    `expected`: the code count the progress is reported against (the estimate's)."""
     key, s = baseline_key(spec), spec.settings
 
     def compute():
         return compute_baseline(gen, spec.class_id, spec.truncation, spec.split, s.baseline_codes,
-                                s.baseline_tol, s.baseline_max_codes, report)
+                                s.baseline_tol, s.baseline_max_codes, report, expected)
 
     def encode(v: Baseline):
         return st_save({"f0": v.f0.cpu().contiguous(), "stability": torch.tensor([v.change]),
@@ -165,11 +166,26 @@ def decompose(gen: SplitGenerator, spec: DecompositionSpec, *, cache: ResultCach
                                 to_bytes, lambda data: checked_decomposition(data, spec, gen), what)
 
 
+BASELINE_SHARE = 0.05       # of the progress bar, when nothing better is known
+
+
+def baseline_share(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None) -> tuple[float, int | None]:
+    """The part of the progress bar (up to the metrics' last 5 %) that the baseline takes, and the
+    code count it is expected to need: from the estimate when this process has probed the tail
+    (the CLI and the explorer estimate before they start; a first omniart-eyes baseline is most of
+    the run), else 5 % and the cap."""
+    est = known_estimate(gen, spec, cache)
+    if est is None or not est.seconds > 0:
+        return BASELINE_SHARE, None
+    return min(0.9, max(0.0, 0.95 * est.parts["baseline"] / est.seconds)), int(est.parts["baseline_codes"]) or None
+
+
 def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | None, report: Reporter) -> Decomposition:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     z, feature, image, ctx = image_and_feature(gen, spec)
-    base = baseline(gen, spec, cache, report.stage(0.0, 0.05))
+    share, expected = baseline_share(gen, spec, cache)
+    base = baseline(gen, spec, cache, report.stage(0.0, share), expected)
     f0 = base.f0
     timings["baseline"] = time.perf_counter() - t0
     masks = player_masks(spec.layout, gen.image_size, gen.image_size)
@@ -177,7 +193,7 @@ def _compute(gen: SplitGenerator, spec: DecompositionSpec, cache: ResultCache | 
     t1 = time.perf_counter()
     halfway: dict = {}
     minimal, fit_loss, opt_info = optimize_minimal_features(gen, ctx, feature, f0, image, masks.to(gen.device),
-                                                            subsets, spec.settings, report.stage(0.05, 0.95),
+                                                            subsets, spec.settings, report.stage(share, 0.95),
                                                             halfway=halfway)
     timings["minimal_features"] = time.perf_counter() - t1
     t2 = time.perf_counter()

@@ -31,7 +31,7 @@ class Reporter:
         parent = self
 
         def mapped(done: int, total: int, message: str) -> None:
-            frac = lo + (hi - lo) * (done / total if total else 1.0)
+            frac = lo + (hi - lo) * (min(1.0, done / total) if total else 1.0)   # never past the stage
             if parent.callback is not None:
                 parent.callback(int(round(1000 * frac)), 1000, message)
 

@@ -213,3 +213,28 @@ def test_the_estimate_expects_the_baseline_code_count_the_spread_predicts(tiny_g
     spec = make_spec(tiny_gen, 0, 1, layout="2x2", settings=s)
     parts = {c: E.estimate_seconds(spec, cost, baseline_codes=c).parts["baseline"] for c in (0, 64, None)}
     assert parts[0] == 0.0 and parts[64] == 65 * 0.5 and parts[None] == 4097 * 0.5
+
+
+def test_the_progress_bar_gives_the_baseline_its_estimated_share(tiny_gen, tmp_path):
+    """Without a probe the baseline gets 5 % of the bar; after one, its share of the estimate
+    (a first omniart-eyes baseline is most of the run: a fixed 5 % left the bar at 5 % for
+    minutes); with the baseline cached, none."""
+    from regionprims.pipeline import baseline, baseline_share
+    from regionprims.progress import Reporter
+    from regionprims.store.cache import ResultCache
+    E.forget_costs()
+    cache = ResultCache(tmp_path / "c")
+    spec = make_spec(tiny_gen, 0, 1, layout="2x2", settings=OptimSettings(steps=2, warm_steps=2, baseline_codes=4096,
+                                                                          baseline_tol=0.0))
+    assert baseline_share(tiny_gen, spec, cache) == (0.05, None)
+    est = E.estimate(tiny_gen, spec, cache)
+    want = 0.95 * est.parts["baseline"] / est.seconds
+    share, codes = baseline_share(tiny_gen, spec, cache)
+    assert want > 0.05 and share == pytest.approx(min(0.9, want)) and codes == 4096
+    seen, said = [], []
+    baseline(tiny_gen, spec, cache, Reporter(lambda d, t, m: seen.append(d / t) or said.append(m)).stage(0.0, share),
+             expected=1024)
+    assert "baseline: 1024/1024 codes" in said and said[-2] == "baseline: 4096 codes (more than the 1024 estimated)"
+    assert max(seen) == pytest.approx(share, abs=1e-3) and seen == sorted(seen)   # 4096 codes against 1024: held at the end
+    assert baseline_share(tiny_gen, spec, cache)[0] == 0.0
+    E.forget_costs()

@@ -55,15 +55,19 @@ def _head_sum(gen: SplitGenerator, z: Tensor, class_id: int, truncation: float, 
         if hi in cuts:
             partial[hi] = acc.clone()
         if report:
-            report(done + hi, total, f"baseline: {done + hi}/{total} codes")
+            n = done + hi
+            report(n, total, f"baseline: {n}/{total} codes" if n <= total else
+                   f"baseline: {n} codes (more than the {total} estimated)")
     return acc, partial
 
 
 def compute_baseline(gen: SplitGenerator, class_id: int, truncation: float, split: str, start: int,
-                     tol: float = 0.0, cap: int | None = None, report: Reporter | None = None) -> Baseline:
-    """f0 over `start` codes, doubled while its relative change is above `tol` (at most `cap`)."""
+                     tol: float = 0.0, cap: int | None = None, report: Reporter | None = None,
+                     expected: int | None = None) -> Baseline:
+    """f0 over `start` codes, doubled while its relative change is above `tol` (at most `cap`).
+    Progress counts codes against `expected` (the estimate's prediction) when given, else the cap."""
     counts = code_counts(start, tol, cap if cap is not None else start)
-    total = counts[-1]
+    total = min(expected, counts[-1]) if expected else counts[-1]
     mid = start // 2
     acc, partial = _head_sum(gen, gen.sample_z(BASELINE_SEED, truncation, start), class_id, truncation, split,
                              report, 0, total, (mid,))
