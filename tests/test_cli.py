@@ -91,3 +91,20 @@ def test_transfer_prints_chance_null_and_cross_class_control(use_tiny, capsys, t
     assert "footnote: uniformly random rankings would give top20_top100 0.196" in out
     code, _, err = run(capsys, "transfer", files["a"], files["b"], "--control", files["b"])   # same class
     assert code == 2 and err.startswith("error:") and "another class" in err
+
+
+def test_progress_on_a_pipe_every_two_percent_and_while_the_bar_holds(capsys, monkeypatch):
+    """Not a terminal: a line per ~2 %, and one at least every HEARTBEAT_S seconds even when the
+    fraction does not move (the baseline past its estimated count holds the bar)."""
+    from regionprims.cli import terminal
+    clock = [100.0]
+    monkeypatch.setattr(terminal.time, "perf_counter", lambda: clock[0])
+    p = terminal.StderrProgress()
+    p.tty = False
+    p(100, 1000, "a")                     # 10 %: printed
+    p(105, 1000, "b")                     # +0.5 %: not
+    clock[0] += p.HEARTBEAT_S + 1
+    p(105, 1000, "c")                     # the bar held, but long enough: printed
+    p(130, 1000, "d")                     # +2.5 %: printed
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split()[-1] for line in lines] == ["a", "c", "d"]

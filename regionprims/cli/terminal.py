@@ -7,22 +7,27 @@ import time
 
 
 class StderrProgress:
-    """One line on stderr, rewritten in place on a terminal, every ~2% otherwise."""
+    """One line on stderr, rewritten in place on a terminal; otherwise every ~2 %, and at least
+    every HEARTBEAT_S seconds while the bar holds (a baseline past its estimated code count)."""
+
+    HEARTBEAT_S = 30.0
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
         self.start = time.perf_counter()
         self.last = -1.0
+        self.last_time = self.start
 
     def __call__(self, done: int, total: int, message: str) -> None:
         if self.quiet:
             return
         frac = done / total if total else 1.0
-        if not self.tty and frac - self.last < 0.02 and frac < 1.0:
+        now = time.perf_counter()
+        if not self.tty and frac - self.last < 0.02 and frac < 1.0 and now - self.last_time < self.HEARTBEAT_S:
             return
-        self.last = frac
-        elapsed = time.perf_counter() - self.start
+        self.last, self.last_time = frac, now
+        elapsed = now - self.start
         line = f"[{elapsed:6.1f}s] {100 * frac:5.1f}% {message}"
         sys.stderr.write(("\r" + line.ljust(100)) if self.tty else line + "\n")
         sys.stderr.flush()
