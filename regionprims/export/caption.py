@@ -15,6 +15,7 @@ from regionprims.method.beyond import HEADLINE
 from regionprims.method.metrics import CAPTION_METRICS, format_metric
 from regionprims.method.regions import subset_label
 from regionprims.method.specs import DecompositionSpec
+from regionprims.mix.transplant import donor_hash
 
 
 def _class_name(dec: Decomposition) -> str:
@@ -62,7 +63,7 @@ def transplant_line(donor: DecompositionSpec, class_name: str | None, row: int, 
     name = class_name or f"class {donor.class_id}"
     return (f"Transplant: + {weight:g} × Δf_{subset_label(row, donor.layout.players)} of the {donor.model} "
             f"decomposition of class {donor.class_id} “{name}”, seed {donor.seed}, truncation {donor.truncation:g} "
-            f"(key {decomposition_key(donor).rsplit('/', 1)[-1]}) added to the current mix")
+            f"(key {donor_hash(decomposition_key(donor))}) added to the current mix")
 
 
 def provenance_caption(dec: Decomposition, width: int = 190, transplant: str | None = None) -> str:

@@ -122,7 +122,11 @@ class Mixer:
         """The view's mix through the tail, its difference from x and its live metrics."""
         w = view.effective(self.rows)
         feat = compose_feature(self.dec.baseline, self.dec.components, self.dec.residual, w, view.residual)
-        image = render_features(self.gen, self.ctx, feat.unsqueeze(0))[0]
+        return self.rendered(view, render_features(self.gen, self.ctx, feat.unsqueeze(0))[0], w)
+
+    def rendered(self, view: ViewState, image: torch.Tensor, w: torch.Tensor) -> RenderedMix:
+        """A rendered mix `image` of `view` (effective weights `w`) with its difference from x and
+        its live metrics: what the page shows beside it (render, and a transplant's render)."""
         diff = (np.abs(image.numpy() - self._x) * 0.5).mean(0)
         return RenderedMix(image=image, rgb=to_rgb(image), diff=diff, metrics=self.live_metrics(view, image, w))
 

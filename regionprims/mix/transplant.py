@@ -13,12 +13,11 @@ import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from regionprims.method.regions import Layout, subset_masks
-from regionprims.method.render import render_features, to_rgb
+from regionprims.method.render import render_features
 from regionprims.mix.mixer import Mixer, RenderedMix, composite
 from regionprims.mix.state import W_MAX, W_MIN, ViewState
 
@@ -76,12 +75,11 @@ def render(mx: Mixer, view: ViewState, delta: Tensor, weight: float, row: int) -
     w = view.effective(mx.rows)
     feat = composite(mx.dec, view)
     before, after = render_features(mx.gen, mx.ctx, torch.stack([feat, feat + weight * delta.to(feat.dtype)]))
-    metrics = mx.live_metrics(view, after, w)
+    out = mx.rendered(view, after, w)
     inside, outside = change_inside_outside(before, after, region_mask(mx.dec.player_masks, mx.dec.subsets, row))
-    metrics.update(transplant_inside=inside, transplant_outside=outside, transplant_weight=float(weight),
-                   transplant_row=int(row))
-    diff = (np.abs(after.numpy() - mx.dec.image.numpy()) * 0.5).mean(0)
-    return RenderedMix(image=after, rgb=to_rgb(after), diff=diff, metrics=metrics)
+    out.metrics.update(transplant_inside=inside, transplant_outside=outside, transplant_weight=float(weight),
+                       transplant_row=int(row))
+    return out
 
 
 def fits(layout: Layout, row: int) -> bool:
