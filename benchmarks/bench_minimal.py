@@ -97,7 +97,7 @@ def main() -> None:
     gen = load_generator(random_biggan_folder(args.biggan_random) if args.biggan_random else args.model)
     spec = make_spec(gen, args.class_, args.seed, split=args.split, layout=args.layout)
     _, feature, image, ctx = image_and_feature(gen, spec)
-    f0, _ = baseline(gen, spec, None)
+    f0 = baseline(gen, spec, None).f0
     masks = player_masks(spec.layout, gen.image_size, gen.image_size).to(gen.device)
     all_rows = list(range(1, 2 ** spec.layout.n))
     engine_t, engine_info = run(gen, spec, all_rows, spec.settings, masks, ctx, feature, f0, image)

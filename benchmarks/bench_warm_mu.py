@@ -25,7 +25,7 @@ def mask_mass(gen, class_id: int, seed: int, settings: OptimSettings) -> dict:
     """The masks' mean at level 1, their mean increment over levels >= 2, the order >= 3 share."""
     spec = make_spec(gen, class_id, seed, settings=settings)
     _, f, x, ctx = image_and_feature(gen, spec)
-    f0, _ = baseline(gen, spec, None)
+    f0 = baseline(gen, spec, None).f0
     n = spec.layout.n
     subsets = subset_matrix(n)
     pm = player_masks(spec.layout, gen.image_size, gen.image_size).to(gen.device)

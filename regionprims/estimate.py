@@ -235,8 +235,9 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, 
     """Expected seconds of `pipeline.decompose(spec)` (not cached) from a measured TailCost. The
     optimisation is counted batch by batch from the optimiser's schedule (minimal.refinement_schedule);
     where a batch is probed (refine 'skip'), the probe costs one pass per row and only the expected
-    share of moving rows steps: `moving` (share per order, measured by the last decomposition of this
-    model, split and grid: pipeline.record_moving), else every row (an upper bound)."""
+    share of moving rows takes the other steps (the probe was the first): `moving` (share per order,
+    measured by the last decomposition of this model, split and grid: pipeline.record_moving), else
+    every row (an upper bound)."""
     s = spec.settings
     n = spec.layout.n
     rows = 2 ** n - 1
@@ -247,9 +248,10 @@ def estimate_seconds(spec: DecompositionSpec, cost: TailCost, moving: dict[str, 
         share = (moving or {}).get(str(batch.level), 1.0) if batch.probe else 1.0
         stepped = batch.rows * share
         part = "warm_start" if batch.level == 1 else "optimisation"
+        steps = batch.steps - 1 if batch.probe else batch.steps    # a moving row's first step is its probe
         seconds[part] += (cost.step(batch.rows) if batch.probe else 0.0) + \
-            (batch.steps * cost.step(max(1, round(stepped))) if stepped > 0 else 0.0)
-        passes += (batch.rows if batch.probe else 0) + batch.steps * stepped
+            (steps * cost.step(max(1, round(stepped))) if stepped > 0 else 0.0)
+        passes += (batch.rows if batch.probe else 0) + steps * stepped
     renders = render_count(rows, spec.rank_by)           # published by the scoring that makes them
     codes = baseline_codes if baseline_codes is not None else predicted_codes(cost.head_spread, s)
     parts = {"baseline": (codes + 1) * cost.head_per_sample if codes else 0.0,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -97,15 +98,15 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     warm = settings.init == "singletons"
     total = (k_all - 1) * settings.steps + (n * settings.warm_steps if warm else 0)
 
-    def optimise(reg, start, st, base, done, trace=None):
+    def optimise(reg, start, st, base, done, trace=None, first=None):
         return _descend_masks(gen, ctx, baseline, delta, image, reg, start, st, per_pixels, report, done, total,
-                              trace, base)
+                              trace, base, first)
 
     def probe(reg, base):
         return can_move(gen, ctx, baseline, delta, image, reg, base, settings, per_pixels)
 
-    masks, half, steps_used, warm_evals, probed = _all_masks(optimise, region, subsets, player_masks, (h, w), c,
-                                                             settings, chunk_size, trace, probe)
+    masks, half, steps_used, warm_evals, probe_extra = _all_masks(optimise, region, subsets, player_masks, (h, w),
+                                                                  c, settings, chunk_size, trace, probe)
     minimal = baseline + masks * delta                                  # row 0: mask 0, u(empty) = f0 exactly
     minimal[0] = baseline
     if halfway is not None:
@@ -123,7 +124,7 @@ def optimize_minimal_features(gen: SplitGenerator, ctx: SplitContext, feature: T
     minimised = objective + _ridge_weights(subsets, settings)[1:].to(device) * masks[1:].square().flatten(1).mean(1)
     info = {"steps_mean": float(steps_used[1:].float().mean()), "steps_max": int(steps_used.max()),
             "tail_evaluations": int(steps_used.sum()) + warm_evals,
-            "tail_passes": int(steps_used.sum()) + warm_evals + probed,
+            "tail_passes": int(steps_used.sum()) + warm_evals + probe_extra,
             "subsets_stepped": int((steps_used[subsets.sum(1) >= 2] > 0).sum()),
             "moving_by_order": moving_by_order(subsets, steps_used, settings),
             "objective_mean": float(objective.mean()),
@@ -163,7 +164,7 @@ def _ridge_weights(subsets: Tensor, settings: OptimSettings) -> Tensor:
 
 def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, settings, chunk_size, trace, probe=None):
     """Final and halfway masks [K, ...] of every row (row 0 zero), steps per row, warm-start work,
-    and the tail passes of the refinement probes."""
+    and the tail passes the refinement probes added to the steps (monotone.monotone_masks)."""
     k_all, n = subsets.shape
     device = region.device
     warm_evals = 0
@@ -173,10 +174,10 @@ def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, setti
         singles, _, warm_evals, singles_half = optimise(player_masks.to(device), start, warm, None, 0)
     if settings.tie == "monotone":
         from regionprims.method.monotone import monotone_masks
-        masks, half, steps, probed = monotone_masks(optimise, region, subsets, to_mask(singles, settings),
-                                                    to_mask(singles_half, settings), replace(settings, param="box"),
-                                                    chunk_size, warm_evals, probe)
-        return masks, half, steps, warm_evals, probed
+        masks, half, steps, probe_extra = monotone_masks(optimise, region, subsets, to_mask(singles, settings),
+                                                         to_mask(singles_half, settings),
+                                                         replace(settings, param="box"), chunk_size, warm_evals, probe)
+        return masks, half, steps, warm_evals, probe_extra
     shape = (k_all, channels if settings.mask == "channel" else 1, *feat_hw)
     masks, half = torch.zeros(shape, device=device), torch.zeros(shape, device=device)
     steps_used = torch.zeros(k_all, dtype=torch.long)
@@ -198,25 +199,42 @@ def _all_masks(optimise, region, subsets, player_masks, feat_hw, channels, setti
 NOISE = 1e-6      # ngd: a cell whose upward pull is below this share of the row's largest gradient is noise
 
 
+class ProbeResult(NamedTuple):
+    """What one forward + backward at a_S = 0 tells about each row: whether a_S can move, and the
+    gradient and loss there, which are exactly those of the row's first step (a_S = 0, no momentum yet),
+    so a moving row takes that step without another pass."""
+
+    movable: Tensor     # bool [rows]
+    grad: Tensor        # d loss / d a_S at a_S = 0, [rows, ...]
+    loss: Tensor        # [rows]
+
+
 def can_move(gen: SplitGenerator, ctx: SplitContext, baseline: Tensor, delta: Tensor, image: Tensor,
-             region: Tensor, base: Tensor, settings: OptimSettings, per_pixels: float | None) -> Tensor:
-    """Whether each monotone increment a_S can leave 0 (bool [rows]): one forward + backward at
-    a_S = 0. The projected step moves a cell up only where the gradient is negative, so a row with
-    no negative entry stays at 0 for every step (the gradient at a_S = 0 does not change). Under
-    ngd a cell moves by lr x its share of the row's largest gradient, so negative entries below
-    NOISE of it (float noise) count as zero; Adam moves any cell with a gradient, so there only an
-    exact zero or a positive gradient is at rest."""
-    a = torch.zeros_like(base).requires_grad_(True)
-    mask = base + (1 - base) * a
-    images = mask_renderer(gen, ctx, baseline, delta)(mask)
-    recon = masked_mse(images, image, region, per_pixels)
+             region: Tensor, base: Tensor, settings: OptimSettings, per_pixels: float | None) -> ProbeResult:
+    """Whether each monotone increment a_S can leave 0: one forward + backward at a_S = 0. The
+    projected step moves a cell up only where the gradient is negative, so a row with no negative
+    entry stays at 0 for every step (the gradient at a_S = 0 does not change). Under ngd a cell
+    moves by lr x its share of the row's largest gradient, so negative entries below NOISE of it
+    (float noise) count as zero; Adam moves any cell with a gradient, so there only an exact zero or
+    a positive gradient is at rest."""
+    render = mask_renderer(gen, ctx, baseline, delta)
+    grad, loss = _loss_and_grad(render, torch.zeros_like(base), base, region, image, settings, per_pixels)
+    flat = grad.flatten(1)
+    pull = (-flat).clamp_min(0).amax(1)                       # the strongest upward pull of each row
+    movable = pull > NOISE * flat.abs().amax(1) if settings.optimizer == "ngd" else pull > 0
+    return ProbeResult(movable, grad, loss)
+
+
+def _loss_and_grad(render, params: Tensor, base: Tensor | None, region: Tensor, image: Tensor,
+                   settings: OptimSettings, per_pixels: float | None) -> tuple[Tensor, Tensor]:
+    """(d loss / d params, loss) per row: the mask is to_mask(params), or base + (1 − base) ⊙ params
+    for the monotone increments; loss = masked error + lam·mean(m) + mu·mean(m²) (the module's docstring)."""
+    a = params.detach().clone().requires_grad_(True)
+    mask = to_mask(a, settings) if base is None else base + (1 - base) * a
+    recon = masked_mse(render(mask), image, region, per_pixels)
     loss = recon + settings.lam * mask.flatten(1).mean(1) + settings.mu * mask.square().flatten(1).mean(1)
     (grad,) = torch.autograd.grad(loss.sum(), a)
-    flat = grad.detach().flatten(1)
-    pull = (-flat).clamp_min(0).amax(1)                       # the strongest upward pull of each row
-    if settings.optimizer == "ngd":
-        return pull > NOISE * flat.abs().amax(1)
-    return pull > 0
+    return grad.detach(), loss.detach()
 
 
 @torch.no_grad()
@@ -248,10 +266,11 @@ def direction(settings: OptimSettings, m1: Tensor, m2: Tensor | None, t: Tensor)
 
 
 def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, per_pixels, report, done0, total,
-                   trace=None, base=None):
+                   trace=None, base=None, first: ProbeResult | None = None):
     """The optimiser (settings.optimizer) on the mask parameters of one chunk. With early_stop, a row
     leaves the batch once its loss has improved by less than `tol` (relative) for `patience`
-    consecutive steps. Returns (logits, steps used per row, total row-steps, the logits after half
+    consecutive steps. `first`: the probe of these rows at their start, used as the first step's
+    gradient (no pass). Returns (logits, steps used per row, total row-steps, the logits after half
     of the steps: the snapshot of the stability proxy)."""
     k = logits.shape[0]
     m1 = torch.zeros_like(logits)
@@ -268,22 +287,22 @@ def _descend_masks(gen, ctx, baseline, delta, image, region, logits, settings, p
         idx = active.nonzero().squeeze(1)
         if idx.numel() == 0:
             break
-        a = logits[idx].clone().requires_grad_(True)
-        mask = to_mask(a, settings) if base is None else base[idx] + (1 - base[idx]) * a
-        images = render(mask)
-        recon = masked_mse(images, image, region[idx], per_pixels)
-        loss = recon + settings.lam * mask.flatten(1).mean(1) + settings.mu * mask.square().flatten(1).mean(1)
-        (grad,) = torch.autograd.grad(loss.sum(), a)
+        a = logits[idx]
+        if step == 0 and first is not None:             # the probe's pass at a_S = 0 is this step's
+            grad, loss = first.grad[idx], first.loss[idx]
+        else:
+            grad, loss = _loss_and_grad(render, a, None if base is None else base[idx], region[idx], image,
+                                        settings, per_pixels)
         if trace is not None:
-            trace.append(float(loss.detach().mean()))
+            trace.append(float(loss.mean()))
         with torch.no_grad():
             t[idx] += 1
             m1[idx] = BETA1 * m1[idx] + (1 - BETA1) * grad
             if m2 is not None:
                 m2[idx] = BETA2 * m2[idx] + (1 - BETA2) * grad.square()
             step_dir = direction(settings, m1[idx], None if m2 is None else m2[idx], t[idx].view(shape))
-            logits[idx] = project(a.detach() - learning_rate(settings, step) * step_dir, settings)
-            cur = loss.detach()
+            logits[idx] = project(a - learning_rate(settings, step) * step_dir, settings)
+            cur = loss
             improved = cur < best[idx] * (1 - settings.tol)
             stall[idx] = torch.where(improved, torch.zeros_like(stall[idx]), stall[idx] + 1)
             best[idx] = torch.minimum(best[idx], cur)

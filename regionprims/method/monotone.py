@@ -15,26 +15,28 @@ Refinement (settings.refine, settings.max_order). Most subsets of two or more pl
 at a_S = 0 no cell's gradient pushes a_S up, the projected step leaves it at 0, the gradient is
 then the same at the next step, and so on, so a_S = 0 after any number of steps. With refine
 "skip" one batched gradient at a_S = 0 per level decides this (`Probe`), and only the subsets that
-can move are stepped; the masks are those of refine "all" (every subset stepped) up to float
-noise. With max_order K > 0 the subsets of more than K players are not optimised at all (a_S = 0,
+can move are stepped, their first step taking the probe's gradient (it is the gradient of that
+step: a_S = 0, no momentum yet); the masks are those of refine "all" (every subset stepped) up to
+float noise. With max_order K > 0 the subsets of more than K players are not optimised at all (a_S = 0,
 m_S = b_S): an approximation whose effect docs/method.md measures.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
 
 from regionprims.method.specs import OptimSettings
 
-# optimise(region rows, start params, settings, base, work done so far)
+# optimise(region rows, start params, settings, base, work done so far, first=probe of the rows or None)
 #   -> (params, steps per row, row-steps, params after half the steps)
-Optimiser = Callable[[Tensor, Tensor, OptimSettings, Tensor, int], tuple[Tensor, Tensor, int, Tensor]]
-# probe(region rows, base) -> bool [rows]: whether a_S can move from 0 (one forward + backward per row)
-Probe = Callable[[Tensor, Tensor], Tensor]
+Optimiser = Callable[..., tuple[Tensor, Tensor, int, Tensor]]
+# probe(region rows, base) -> minimal.ProbeResult: whether a_S can move from 0, and the gradient and
+# loss at a_S = 0 (one forward + backward per row; a moving row's first step reuses them)
+Probe = Callable[[Tensor, Tensor], Any]      # minimal.ProbeResult (minimal imports this module)
 
 
 def level_rows(n: int) -> list[Tensor]:
@@ -89,13 +91,14 @@ def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles
                    probe: Probe | None = None) -> tuple[Tensor, Tensor, Tensor, int]:
     """Masks [2**n, ...] for every row (row 0 zero; the singleton rows from `singles`, mask values in
     [0, 1]), the same after half of each level's steps (on the final lower levels), the steps used
-    per row, and the per-sample tail passes of the probes (refine "skip"). The batches are those
+    per row, and the per-sample tail passes the probes added to the steps (refine "skip": one per
+    row probed, less one per row stepped, whose first step is its probe). The batches are those
     of `schedule`; the levels above the order cap follow, each the max of its sub-masks."""
     n = subsets.shape[1]
     masks = torch.zeros(2 ** n, *singles.shape[1:], device=singles.device)
     half = torch.zeros_like(masks)
     steps = torch.zeros(2 ** n, dtype=torch.long)
-    probed = 0
+    probe_extra = 0
     levels = level_rows(n)
     masks[levels[0].to(singles.device)] = singles
     half[levels[0].to(singles.device)] = singles_half
@@ -107,17 +110,17 @@ def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles
         at = part.to(masks.device)
         base = union_below(masks, part, n)
         masks[at] = half[at] = base
-        if batch.probe and probe is not None:
-            movable = probe(region[at], base).cpu()
-            probed += len(part)
-        else:
-            movable = torch.ones(len(part), dtype=torch.bool)
+        probed = probe(region[at], base) if batch.probe and probe is not None else None
+        movable = torch.ones(len(part), dtype=torch.bool) if probed is None else probed.movable.cpu()
         done += int((~movable).sum()) * settings.steps       # progress: the skipped rows are done
+        probe_extra += 0 if probed is None else int((~movable).sum())
         if not movable.any():
             continue
         keep = movable.nonzero().squeeze(1)
         sub, sub_at, sub_base = part[keep], at[keep.to(at.device)], base[keep.to(base.device)]
-        params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done)
+        first = None if probed is None else type(probed)(*(t[keep.to(t.device)] for t in probed))
+        params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done,
+                                        first=first)
         masks[sub_at] = sub_base + (1 - sub_base) * params
         half[sub_at] = sub_base + (1 - sub_base) * mid
         steps[sub] = used
@@ -127,4 +130,4 @@ def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles
             rows = levels[level - 1]
             base = torch.cat([union_below(masks, rows[i:i + chunk], n) for i in range(0, len(rows), chunk)])
             masks[rows.to(masks.device)] = half[rows.to(masks.device)] = base
-    return masks, half, steps, probed
+    return masks, half, steps, probe_extra
