@@ -91,10 +91,12 @@ def measure(gen, class_id: int, seed: int, args) -> dict:
     for name, change in args.runs.items():
         change = dict(change)
         minimal.NOISE = change.pop("noise", NOISE)
-        start = time.perf_counter()
-        u, _, info = optimize_minimal_features(gen, ctx, f, f0, x, masks, subsets, replace(settings, **change))
-        seconds = time.perf_counter() - start
-        minimal.NOISE = NOISE
+        try:
+            start = time.perf_counter()
+            u, _, info = optimize_minimal_features(gen, ctx, f, f0, x, masks, subsets, replace(settings, **change))
+            seconds = time.perf_counter() - start
+        finally:
+            minimal.NOISE = NOISE                    # the tolerance experiment never outlives its schedule
         comps = or_interactions(u.cpu())
         reference = comps if reference is None else reference
         out[name] = {"tail_passes": info["tail_passes"], "seconds": seconds, "stepped": info["subsets_stepped"],

@@ -275,6 +275,7 @@ def test_baseline_grows_by_doubling_until_it_has_converged(tiny_gen):
     assert capped.codes == 16 and not capped.converged(1e-9)
     assert torch.allclose(capped.f0, means[16], atol=1e-5)
 
+
 @pytest.mark.parametrize("class_id", [0, 3])
 def test_the_default_baseline_converges_on_the_demo(class_id):
     """At the default settings the demo's baseline stops by convergence, not at the cap (omniart-eyes

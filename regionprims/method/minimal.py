@@ -208,6 +208,10 @@ class ProbeResult(NamedTuple):
     grad: Tensor        # d loss / d a_S at a_S = 0, [rows, ...]
     loss: Tensor        # [rows]
 
+    def rows(self, keep: Tensor) -> "ProbeResult":
+        """The probe of the rows `keep` (indices) only: what the rows that move take into their steps."""
+        return ProbeResult(*(t[keep.to(t.device)] for t in self))
+
 
 def can_move(gen: SplitGenerator, ctx: SplitContext, baseline: Tensor, delta: Tensor, image: Tensor,
              region: Tensor, base: Tensor, settings: OptimSettings, per_pixels: float | None) -> ProbeResult:
@@ -229,7 +233,7 @@ def _loss_and_grad(render, params: Tensor, base: Tensor | None, region: Tensor, 
                    settings: OptimSettings, per_pixels: float | None) -> tuple[Tensor, Tensor]:
     """(d loss / d params, loss) per row: the mask is to_mask(params), or base + (1 − base) ⊙ params
     for the monotone increments; loss = masked error + lam·mean(m) + mu·mean(m²) (the module's docstring)."""
-    a = params.detach().clone().requires_grad_(True)
+    a = params.detach().requires_grad_(True)               # callers pass a fresh tensor: no copy needed
     mask = to_mask(a, settings) if base is None else base + (1 - base) * a
     recon = masked_mse(render(mask), image, region, per_pixels)
     loss = recon + settings.lam * mask.flatten(1).mean(1) + settings.mu * mask.square().flatten(1).mean(1)

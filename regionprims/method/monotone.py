@@ -112,15 +112,15 @@ def monotone_masks(optimise: Optimiser, region: Tensor, subsets: Tensor, singles
         masks[at] = half[at] = base
         probed = probe(region[at], base) if batch.probe and probe is not None else None
         movable = torch.ones(len(part), dtype=torch.bool) if probed is None else probed.movable.cpu()
-        done += int((~movable).sum()) * settings.steps       # progress: the skipped rows are done
-        probe_extra += 0 if probed is None else int((~movable).sum())
+        skipped = int((~movable).sum())
+        done += skipped * settings.steps                     # progress: the skipped rows are done
+        probe_extra += skipped                               # a stepped row's probe is its first step
         if not movable.any():
             continue
         keep = movable.nonzero().squeeze(1)
         sub, sub_at, sub_base = part[keep], at[keep.to(at.device)], base[keep.to(base.device)]
-        first = None if probed is None else type(probed)(*(t[keep.to(t.device)] for t in probed))
         params, used, _, mid = optimise(region[sub_at], torch.zeros_like(sub_base), settings, sub_base, done,
-                                        first=first)
+                                        first=None if probed is None else probed.rows(keep))
         masks[sub_at] = sub_base + (1 - sub_base) * params
         half[sub_at] = sub_base + (1 - sub_base) * mid
         steps[sub] = used
